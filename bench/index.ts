@@ -1,0 +1,59 @@
+/**
+ * `npm run bench -- [NAME...] [--json]` and `vtep bench`: runs the named suites
+ * (all when none is named). Each suite is bench/<name>.ts exporting `suite`.
+ */
+import { formatRows, type BenchRow, type Suite } from './harness.js';
+
+/** Suite names, in the order `vtep bench` runs them. */
+export const SUITES = ['encap', 'lpm', 'fdb', 'io', 'e2e'] as const;
+
+export async function runBench(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const list = argv.includes('--list');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
+  const selected = names.length === 0 ? [...SUITES] : names.filter((n) => !unknown.includes(n));
+  if (unknown.length > 0) {
+    console.error(`vtep bench: unknown suite ${unknown.join(', ')} (suites: ${SUITES.join(', ')})`);
+    return 2;
+  }
+  const results: Record<string, BenchRow[] | { skipped: string }> = {};
+  for (const name of selected) {
+    let suite: Suite;
+    try {
+      suite = ((await import(`./${name}.js`)) as { suite: Suite }).suite;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+        if (names.length > 0) console.error(`vtep bench: suite ${name} is not built yet`);
+        continue;
+      }
+      throw err;
+    }
+    if (list) {
+      console.log(`${name.padEnd(8)} ${suite.description}${suite.needsRoot ? ' (root)' : ''}`);
+      continue;
+    }
+    if (suite.needsRoot && process.getuid?.() !== 0) {
+      const why = 'needs root and network namespaces';
+      results[name] = { skipped: why };
+      if (!json) console.log(`${name}: skipped (${why})`);
+      continue;
+    }
+    const rows = await suite.run({
+      args: names,
+      json,
+      log: (line) => {
+        if (!json) console.error(`  ${line}`);
+      },
+    });
+    results[name] = rows;
+    if (!json) console.log(formatRows(name, rows));
+  }
+  if (json && !list) console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), results }));
+  return 0;
+}
+
+// Run directly: node dist/bench/index.js NAME...
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  runBench(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

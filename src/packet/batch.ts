@@ -1,0 +1,165 @@
+/**
+ * A batch: up to `capacity` packets of one pool, as struct-of-arrays. Packet i
+ * is the bytes pool.u8[start[i] .. start[i] + len[i]) in slot slot[i]; the
+ * other arrays carry per-packet metadata between pipeline stages. No object
+ * exists per packet: stages loop over i and read and write these arrays.
+ */
+import { checkInt, VtepError } from '../errors.js';
+import type { PacketPool } from './pool.js';
+
+export const BATCH_DEFAULT = 256;
+
+export class Batch {
+  readonly pool: PacketPool;
+  readonly capacity: number;
+  /** Packets in the batch: indexes 0 .. count-1 are valid. */
+  count = 0;
+
+  /** Pool slot holding the packet. */
+  readonly slot: Uint32Array;
+  /** Absolute offset of the packet's first byte in pool.u8. */
+  readonly start: Uint32Array;
+  /** Packet length in bytes. */
+  readonly len: Uint32Array;
+  /** Port the packet came in on, or goes out on. */
+  readonly port: Uint16Array;
+  /** Flow hash of the (inner) frame; 0 when not computed. */
+  readonly hash: Uint32Array;
+  /** Tenant id: VNI, GRE key or MPLS label after decap; bridge domain or VRF index later. */
+  readonly id: Uint32Array;
+  /** 0 = keep going, else a drop reason code of the stage that dropped it. */
+  readonly reason: Uint8Array;
+  /** Stage-specific small value: tunnel protocol after decap, payload kind, next-hop kind. */
+  readonly kind: Uint8Array;
+  /** Outer source address: IPv4 in word 0 (network order as a number), IPv6 in words 0..3. */
+  readonly addr: Uint32Array;
+  /** Per-packet 32-bit scratch for stages (next-hop index, destination index, UDP port). */
+  readonly aux: Uint32Array;
+
+  constructor(pool: PacketPool, capacity: number = BATCH_DEFAULT) {
+    checkInt('capacity', capacity, 1, 1 << 16);
+    this.pool = pool;
+    this.capacity = capacity;
+    this.slot = new Uint32Array(capacity);
+    this.start = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
+    this.port = new Uint16Array(capacity);
+    this.hash = new Uint32Array(capacity);
+    this.id = new Uint32Array(capacity);
+    this.reason = new Uint8Array(capacity);
+    this.kind = new Uint8Array(capacity);
+    this.addr = new Uint32Array(capacity * 4);
+    this.aux = new Uint32Array(capacity);
+  }
+
+  /** Room left. */
+  get free(): number {
+    return this.capacity - this.count;
+  }
+
+  /**
+   * Appends a packet already in a slot of this pool (the batch takes over the
+   * caller's reference). Returns its index, or -1 when the batch is full.
+   */
+  push(slot: number, start: number, len: number): number {
+    const i = this.count;
+    if (i === this.capacity) return -1;
+    this.slot[i] = slot;
+    this.start[i] = start;
+    this.len[i] = len;
+    this.port[i] = 0;
+    this.hash[i] = 0;
+    this.id[i] = 0;
+    this.reason[i] = 0;
+    this.kind[i] = 0;
+    this.aux[i] = 0;
+    this.count = i + 1;
+    return i;
+  }
+
+  /**
+   * Allocates up to `n` empty slots (len 0, start at the pool's headroom) for a
+   * receive call to fill; returns how many it got. The batch must be empty.
+   */
+  prepareRx(n: number = this.capacity): number {
+    if (this.count !== 0) throw new VtepError('ERR_INVALID_ARG', `batch: holds ${this.count} packets; release() it before prepareRx()`);
+    const want = n < this.capacity ? n : this.capacity;
+    const got = this.pool.allocMany(this.slot, want);
+    const { slotSize, headroom } = this.pool;
+    for (let i = 0; i < got; i++) {
+      this.start[i] = this.slot[i]! * slotSize + headroom;
+      this.len[i] = 0;
+    }
+    this.reason.fill(0, 0, got);
+    return got;
+  }
+
+  /**
+   * Copies `bytes` into a fresh slot and appends it. For sources that do not
+   * write into the pool themselves (files, tests). Returns the index or -1 when
+   * the batch is full; throws when the pool is empty or the frame does not fit.
+   */
+  pushCopy(bytes: Uint8Array): number {
+    if (this.count === this.capacity) return -1;
+    const pool = this.pool;
+    if (bytes.length > pool.dataRoom) {
+      throw new VtepError('ERR_INVALID_ARG', `frame: ${bytes.length} bytes do not fit a slot of ${pool.dataRoom} bytes after headroom`);
+    }
+    const slot = pool.alloc();
+    if (slot < 0) throw new VtepError('ERR_POOL_EXHAUSTED', `pool: no free slot (${pool.slots} slots)`);
+    const start = pool.dataStart(slot);
+    pool.u8.set(bytes, start);
+    return this.push(slot, start, bytes.length);
+  }
+
+  /** A view of packet i (allocates a view: for tests and slow paths only). */
+  packet(i: number): Uint8Array {
+    const s = this.start[i]!;
+    return this.pool.u8.subarray(s, s + this.len[i]!);
+  }
+
+  /** Returns every slot to the pool and empties the batch. */
+  release(): void {
+    this.pool.freeMany(this.slot, this.count);
+    this.count = 0;
+  }
+
+  /**
+   * Drops the packets whose reason is non-zero: frees their slots and moves the
+   * rest down, keeping order. Returns how many were dropped.
+   */
+  compact(): number {
+    const n = this.count;
+    let w = 0;
+    for (let r = 0; r < n; r++) {
+      if (this.reason[r] !== 0) {
+        this.pool.free(this.slot[r]!);
+        continue;
+      }
+      if (w !== r) this.moveEntry(r, w);
+      w++;
+    }
+    this.count = w;
+    return n - w;
+  }
+
+  /** Copies entry `from` over entry `to` (metadata only, not bytes). */
+  moveEntry(from: number, to: number): void {
+    this.slot[to] = this.slot[from]!;
+    this.start[to] = this.start[from]!;
+    this.len[to] = this.len[from]!;
+    this.port[to] = this.port[from]!;
+    this.hash[to] = this.hash[from]!;
+    this.id[to] = this.id[from]!;
+    this.reason[to] = this.reason[from]!;
+    this.kind[to] = this.kind[from]!;
+    this.aux[to] = this.aux[from]!;
+    const a = this.addr;
+    const f = from * 4;
+    const t = to * 4;
+    a[t] = a[f]!;
+    a[t + 1] = a[f + 1]!;
+    a[t + 2] = a[f + 2]!;
+    a[t + 3] = a[f + 3]!;
+  }
+}
