@@ -31,8 +31,14 @@ export class Batch {
   readonly reason: Uint8Array;
   /** Stage-specific small value: tunnel protocol after decap, payload kind, next-hop kind. */
   readonly kind: Uint8Array;
-  /** Outer source address: IPv4 in word 0 (network order as a number), IPv6 in words 0..3. */
+  /**
+   * Peer address, 4 words per packet at addr[4 * i]: the source on receive, the
+   * destination on send. IPv4 in word 0 (network order as a number, see
+   * src/wire/addr.ts), IPv6 in words 0..3.
+   */
   readonly addr: Uint32Array;
+  /** Peer UDP port: the source port on receive, the destination port on send. */
+  readonly peerPort: Uint16Array;
   /** Per-packet 32-bit scratch for stages (next-hop index, destination index, UDP port). */
   readonly aux: Uint32Array;
 
@@ -49,6 +55,7 @@ export class Batch {
     this.reason = new Uint8Array(capacity);
     this.kind = new Uint8Array(capacity);
     this.addr = new Uint32Array(capacity * 4);
+    this.peerPort = new Uint16Array(capacity);
     this.aux = new Uint32Array(capacity);
   }
 
@@ -154,6 +161,7 @@ export class Batch {
     this.reason[to] = this.reason[from]!;
     this.kind[to] = this.kind[from]!;
     this.aux[to] = this.aux[from]!;
+    this.peerPort[to] = this.peerPort[from]!;
     const a = this.addr;
     const f = from * 4;
     const t = to * 4;
