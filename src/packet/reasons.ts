@@ -1,0 +1,63 @@
+/**
+ * Drop reasons: one declarative list, from which the reason codes, their names
+ * (the `reason` strings of `vtep decap --json` and of stats()) and the counter
+ * arrays come (as VPP's vxlan_error.def). Code 0 means "not dropped".
+ *
+ * Codes are stable within a process, not a wire format: outside, use names.
+ */
+const LIST = [
+  // [name, what it means]
+  ['truncated', 'packet ends before a header it announces'],
+  ['bad-length', 'a length field disagrees with the bytes present'],
+  ['bad-checksum', 'IPv4 header, UDP or GRE checksum does not verify'],
+  ['fragment', 'an IP fragment (tunnels are not reassembled)'],
+  ['bad-header', 'a header field has a value the RFC forbids'],
+  ['unknown-id', 'no tenant for this VNI, GRE key or MPLS label'],
+  ['unknown-peer', 'outer source is not an accepted peer'],
+  ['not-local', 'outer destination is not one of our addresses'],
+  ['unsupported', 'a protocol, port or payload type we do not carry'],
+  ['no-headroom', 'not enough headroom to prepend the outer headers'],
+  ['too-big', 'larger than the egress MTU with DF set'],
+  ['no-route', 'no route in the VRF for the destination'],
+  ['no-port', 'the output port is missing or down'],
+  ['ttl-expired', 'TTL or hop limit reached zero on forwarding'],
+  ['no-buffer', 'no free packet slot (pool exhausted)'],
+  ['tx-error', 'the output port refused the packet'],
+  ['loop', 'would go back out where it came from'],
+  ['filtered', 'a frame the bridge or router must not forward (e.g. reserved MAC)'],
+] as const;
+
+export type ReasonName = (typeof LIST)[number][0];
+
+/** Number of codes, 0 included: size of a counter array indexed by code. */
+export const REASON_COUNT = LIST.length + 1;
+
+/** Name -> code, e.g. Reason['bad-checksum']. */
+export const Reason = Object.freeze(
+  Object.fromEntries(LIST.map(([name], i) => [name, i + 1])) as { readonly [K in ReasonName]: number },
+);
+
+/** Code -> name; index 0 is ''. */
+export const REASON_NAMES: readonly string[] = ['', ...LIST.map(([name]) => name)];
+
+/** Code -> description. */
+export const REASON_TEXT: readonly string[] = ['', ...LIST.map(([, text]) => text)];
+
+export function reasonName(code: number): string {
+  return REASON_NAMES[code] ?? `reason-${code}`;
+}
+
+/** A counter array sized for every reason code. */
+export function reasonCounters(): Float64Array {
+  return new Float64Array(REASON_COUNT);
+}
+
+/** Non-zero counters as a plain { name: count } object. */
+export function reasonCountsObject(counters: ArrayLike<number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 1; i < REASON_COUNT; i++) {
+    const v = counters[i] ?? 0;
+    if (v !== 0) out[REASON_NAMES[i]!] = v;
+  }
+  return out;
+}
