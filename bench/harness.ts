@@ -27,7 +27,7 @@ export interface BenchRow {
 }
 
 export interface BenchContext {
-  /** Names and flags after the suite name, for suites that take options. */
+  /** The whole argument list (suite names and flags such as --quick). */
   args: string[];
   json: boolean;
   /** Human-readable progress line (suppressed with --json). */

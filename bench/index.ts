@@ -40,7 +40,7 @@ export async function runBench(argv: string[]): Promise<number> {
       continue;
     }
     const rows = await suite.run({
-      args: names,
+      args: argv,
       json,
       log: (line) => {
         if (!json) console.error(`  ${line}`);

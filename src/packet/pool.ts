@@ -33,6 +33,9 @@ export const MIN_HEADROOM = 128;
 export class PacketPool {
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
+  /** The same memory as 16- and 32-bit words (native order), for aligned header copies. */
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
   readonly view: DataView;
   readonly slots: number;
   readonly slotSize: number;
@@ -58,6 +61,8 @@ export class PacketPool {
     this.dataRoom = slotSize - headroom;
     this.buffer = new ArrayBuffer(slots * slotSize);
     this.u8 = new Uint8Array(this.buffer);
+    this.u16 = new Uint16Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.stack = new Uint32Array(slots);
     this.refs = new Uint16Array(slots);

@@ -23,7 +23,8 @@ import { walkL2, newL2Info, EtherType, Eth } from '../wire/ethernet.js';
 import { checkIpv4, ipv4IsFragment, Ipv4 } from '../wire/ipv4.js';
 import { checkIpv6, newIpv6Info, Ipv6 } from '../wire/ipv6.js';
 import { IpProto } from '../wire/ip.js';
-import { Udp, UdpPort, udpChecksumOk } from '../wire/udp.js';
+import { Udp, UdpPort } from '../wire/udp.js';
+import { sumBytes, sumWords, fold } from '../wire/checksum.js';
 import { checkGre, newGreInfo } from '../wire/gre.js';
 import { Vxlan } from '../wire/vxlan.js';
 import { Mpls, MplsLabel } from '../wire/mpls.js';
@@ -82,6 +83,8 @@ export class Decapsulator {
   /** label -> target << 1 | LABEL_IP bit. */
   private readonly labels = new IdMap();
 
+  /** Word view for the packet being decapsulated (see frame()), or null. */
+  private w32: Uint32Array | null = null;
   private readonly l2 = newL2Info();
   private readonly v6 = newIpv6Info();
   private readonly gre = newGreInfo();
@@ -163,8 +166,13 @@ export class Decapsulator {
     this.labels.delete(label);
   }
 
-  /** A packet that starts with an Ethernet header. */
-  frame(u8: Uint8Array, start: number, len: number): number {
+  /**
+   * A packet that starts with an Ethernet header. `u32`, when given, is a
+   * 32-bit view of the same memory as u8 (both from byte 0, as PacketPool's):
+   * checksums over long payloads then read words instead of bytes.
+   */
+  frame(u8: Uint8Array, start: number, len: number, u32: Uint32Array | null = null): number {
+    this.w32 = u32;
     const end = start + len;
     const l2 = this.l2;
     // Every EtherType we could carry needs a payload: an L2 header alone is cut short.
@@ -175,7 +183,8 @@ export class Decapsulator {
   }
 
   /** A packet that starts with an IP header (version from its first nibble). */
-  ip(u8: Uint8Array, start: number, len: number): number {
+  ip(u8: Uint8Array, start: number, len: number, u32: Uint32Array | null = null): number {
+    this.w32 = u32;
     if (len < 1) return this.count(Reason.truncated);
     const v = u8[start]! >>> 4;
     if (v === 4) return this.count(this.ip4(u8, start, start + len));
@@ -188,6 +197,7 @@ export class Decapsulator {
    * `family` whose words are src[srcOff..]. IP and UDP were validated by the kernel.
    */
   udpPayload(u8: Uint8Array, start: number, len: number, localPort: number, family: number, src: ArrayLike<number>, srcOff: number): number {
+    this.w32 = null;
     const p = this.peer;
     this.peerFamily = family;
     p[0] = src[srcOff]!;
@@ -202,7 +212,8 @@ export class Decapsulator {
    * A GRE packet without its IP header (IPv6 raw sockets strip it): the
    * source address is given as for udpPayload.
    */
-  grePayload(u8: Uint8Array, start: number, len: number, family: number, src: ArrayLike<number>, srcOff: number): number {
+  grePayload(u8: Uint8Array, start: number, len: number, family: number, src: ArrayLike<number>, srcOff: number, u32: Uint32Array | null = null): number {
+    this.w32 = u32;
     const p = this.peer;
     this.peerFamily = family;
     p[0] = src[srcOff]!;
@@ -265,8 +276,10 @@ export class Decapsulator {
     if (ulen !== end - udp) return Reason['bad-length'];
     if (u16(u8, udp + Udp.CHECKSUM) === 0) {
       if (v6 && !this.zeroCsum6) return Reason['bad-checksum'];
-    } else if (!udpChecksumOk(u8, ip, udp, ulen, v6)) {
-      return Reason['bad-checksum'];
+    } else {
+      // Pseudo-header (addresses, protocol, length) + segment must sum to all ones.
+      const base = v6 ? sumBytes(u8, ip + Ipv6.SRC, 32, 0) : sumBytes(u8, ip + Ipv4.SRC, 8, 0);
+      if (fold(sumWords(u8, this.w32, udp, ulen, base + IpProto.UDP + ulen)) !== 0xffff) return Reason['bad-checksum'];
     }
     return this.byPort(u8, udp + Udp.HEADER_LEN, end, u16(u8, udp + Udp.DST_PORT));
   }
@@ -288,7 +301,7 @@ export class Decapsulator {
 
   private greBody(u8: Uint8Array, p: number, end: number): number {
     const g = this.gre;
-    const r = checkGre(u8, p, end, g);
+    const r = checkGre(u8, p, end, g, this.w32);
     if (r !== 0) return r;
     const type = g.protocol;
     if (type === EtherType.MPLS || type === EtherType.MPLS_MC) return this.mpls(u8, g.payload, end, TunnelProto.MPLSOGRE);
@@ -375,7 +388,7 @@ export const RxDepth = { FRAME: 0, IP: 1, UDP: 2 } as const;
  * Returns the number delivered.
  */
 export function decapBatch(d: Decapsulator, b: Batch, depth: number, localPort = 0, family = 4): number {
-  const u8 = b.pool.u8;
+  const { u8, u32 } = b.pool;
   const addr = b.addr;
   let n = 0;
   for (let i = 0; i < b.count; i++) {
@@ -383,7 +396,7 @@ export function decapBatch(d: Decapsulator, b: Batch, depth: number, localPort =
     const s = b.start[i]!;
     const len = b.len[i]!;
     const r =
-      depth === RxDepth.FRAME ? d.frame(u8, s, len) : depth === RxDepth.IP ? d.ip(u8, s, len) : d.udpPayload(u8, s, len, localPort, family, addr, i * 4);
+      depth === RxDepth.FRAME ? d.frame(u8, s, len, u32) : depth === RxDepth.IP ? d.ip(u8, s, len, u32) : d.udpPayload(u8, s, len, localPort, family, addr, i * 4);
     if (r !== 0) {
       b.reason[i] = r;
       continue;

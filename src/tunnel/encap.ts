@@ -5,7 +5,7 @@
  */
 import type { Batch } from '../packet/batch.js';
 import { Reason } from '../packet/reasons.js';
-import { sumBytes } from '../wire/checksum.js';
+import { sumBytes, sumWords } from '../wire/checksum.js';
 import { Ipv4 } from '../wire/ipv4.js';
 import { Ipv6 } from '../wire/ipv6.js';
 import { Udp } from '../wire/udp.js';
@@ -15,40 +15,31 @@ import { IpProto } from '../wire/ip.js';
 import { flowHash, flowHashIp } from './flowhash.js';
 import { Depth, Payload, TunnelProto, type Tunnel } from './tunnel.js';
 
-// Word views of the last buffer seen, so that templates whose destination is
-// aligned (the pool's default headroom makes every outer header start on a
-// 4-byte boundary) are copied as 32-bit words. Rebuilt only when the buffer changes.
-let viewBuf: ArrayBufferLike | null = null;
-let view16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
-let view32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-
-function copyTemplate(t: Tunnel, u8: Uint8Array, at: number): void {
+/**
+ * Copies the template to u8[at..). With word views of the same memory (the
+ * pool's: its default headroom puts every outer header on a 4-byte boundary)
+ * the copy is done in 32- or 16-bit words; outer header sets are always an
+ * even number of bytes long.
+ */
+function copyTemplate(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint32Array | null, at: number): void {
   const n = t.hdrLen;
-  const abs = u8.byteOffset + at;
-  if ((abs & 1) !== 0) {
-    const c = t.copy8;
-    for (let i = 0; i < n; i++) u8[at + i] = c[i]!;
-    return;
-  }
-  if (u8.buffer !== viewBuf) {
-    const b = u8.buffer;
-    viewBuf = b;
-    view16 = new Uint16Array(b, 0, b.byteLength >>> 1);
-    view32 = new Uint32Array(b, 0, b.byteLength >>> 2);
-  }
-  if ((abs & 3) === 0) {
+  if (u32 !== null && (at & 3) === 0) {
     const c = t.copy32;
-    const w = abs >>> 2;
+    const w = at >>> 2;
     const nw = n >>> 2;
-    for (let i = 0; i < nw; i++) view32[w + i] = c[i]!;
-    if ((n & 2) !== 0) view16[(abs + n - 2) >>> 1] = t.copy16[(n - 2) >>> 1]!;
-    // Outer header sets are always an even number of bytes long.
+    for (let i = 0; i < nw; i++) u32[w + i] = c[i]!;
+    if ((n & 2) !== 0) u16![(at + n - 2) >>> 1] = t.copy16[(n - 2) >>> 1]!;
     return;
   }
-  const c = t.copy16;
-  const w = abs >>> 1;
-  const nw = n >>> 1;
-  for (let i = 0; i < nw; i++) view16[w + i] = c[i]!;
+  if (u16 !== null && (at & 1) === 0) {
+    const c = t.copy16;
+    const w = at >>> 1;
+    const nw = n >>> 1;
+    for (let i = 0; i < nw; i++) u16[w + i] = c[i]!;
+    return;
+  }
+  const c = t.copy8;
+  for (let i = 0; i < n; i++) u8[at + i] = c[i]!;
 }
 
 /** TOS / traffic class of the inner IP header, or 0 when the payload is not IP. */
@@ -90,8 +81,13 @@ export function payloadHash(t: Tunnel, u8: Uint8Array, start: number, len: numbe
  * `hash` is the inner flow hash; 0 means "compute it if needed".
  */
 export function encapInPlace(t: Tunnel, u8: Uint8Array, start: number, len: number, hash: number): number {
+  return encapCore(t, u8, null, null, start, len, hash);
+}
+
+/** encapInPlace with optional word views over the same memory as u8 (byteOffset 0). */
+function encapCore(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint32Array | null, start: number, len: number, hash: number): number {
   const ns = start - t.hdrLen;
-  copyTemplate(t, u8, ns);
+  copyTemplate(t, u8, u16, u32, ns);
   if (hash === 0 && needsHash(t)) hash = payloadHash(t, u8, start, len);
   const full = start - t.fullLen; // where template byte 0 is (or would be, at a deeper depth)
   const end = start + len;
@@ -142,7 +138,7 @@ export function encapInPlace(t: Tunnel, u8: Uint8Array, start: number, len: numb
       if (t.udpChecksum) {
         // Pseudo-header: addresses (precomputed for IPv6), protocol, length.
         const base = t.family === 6 ? t.pseudo6 : sumBytes(u8, ip + Ipv4.SRC, 8, 0);
-        let c = sumBytes(u8, udp, ulen, base + IpProto.UDP + ulen);
+        let c = sumWords(u8, u32, udp, ulen, base + IpProto.UDP + ulen);
         while (c > 0xffff) c = (c & 0xffff) + Math.floor(c / 0x10000);
         c = ~c & 0xffff;
         if (c === 0) c = 0xffff;
@@ -169,7 +165,7 @@ export function encapInPlace(t: Tunnel, u8: Uint8Array, start: number, len: numb
     }
     if (t.elOff >= 0) writeEntropyLabel(t, u8, full, hash);
     if (t.greCsum) {
-      let c = sumBytes(u8, gre, end - gre, 0);
+      let c = sumWords(u8, u32, gre, end - gre, 0);
       while (c > 0xffff) c = (c & 0xffff) + Math.floor(c / 0x10000);
       c = ~c & 0xffff;
       u8[gre + Gre.HEADER_LEN] = c >>> 8;
@@ -197,8 +193,7 @@ function writeEntropyLabel(t: Tunnel, u8: Uint8Array, full: number, hash: number
  * and stored. Returns how many were encapsulated.
  */
 export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number {
-  const u8 = b.pool.u8;
-  const slotSize = b.pool.slotSize;
+  const { u8, u16, u32, slotSize } = b.pool;
   const hdr = t.hdrLen;
   const wantHash = needsHash(t);
   let n = 0;
@@ -215,7 +210,7 @@ export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number 
       h = payloadHash(t, u8, s, len);
       b.hash[i] = h;
     }
-    const ns = encapInPlace(t, u8, s, len, h);
+    const ns = encapCore(t, u8, u16, u32, s, len, h);
     b.start[i] = ns;
     b.len[i] = len + hdr;
     n++;
@@ -228,8 +223,7 @@ export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number 
  * whose next hops point at different remote VTEPs within one batch.
  */
 export function encapBatchVia(tunnels: readonly Tunnel[], b: Batch, from = 0, to = b.count): number {
-  const u8 = b.pool.u8;
-  const slotSize = b.pool.slotSize;
+  const { u8, u16, u32, slotSize } = b.pool;
   let n = 0;
   for (let i = from; i < to; i++) {
     if (b.reason[i] !== 0) continue;
@@ -250,7 +244,7 @@ export function encapBatchVia(tunnels: readonly Tunnel[], b: Batch, from = 0, to
       h = payloadHash(t, u8, s, len);
       b.hash[i] = h;
     }
-    const ns = encapInPlace(t, u8, s, len, h);
+    const ns = encapCore(t, u8, u16, u32, s, len, h);
     b.start[i] = ns;
     b.len[i] = len + hdr;
     n++;

@@ -59,3 +59,44 @@ export function pseudo4(src: number, dst: number, proto: number, length: number)
 export function pseudo6Addrs(u8: Uint8Array, ip: number): number {
   return sumBytes(u8, ip + 8, 32, 0);
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * sumBytes over long regions, reading 32-bit words through `u32`, a view of
+ * the same memory as u8 starting at the same byte (the pool's views). The
+ * one's complement sum is byte-order independent up to a final byte swap
+ * (RFC 1071 §2(B)), so native little-endian words are summed as they are and
+ * swapped once at the end. Falls back to sumBytes when off is odd.
+ */
+export function sumWords(u8: Uint8Array, u32: Uint32Array | null, off: number, len: number, sum: number): number {
+  if (u32 === null || (off & 1) !== 0 || len < 64) return sumBytes(u8, off, len, sum);
+  let p = off;
+  let end = off + len;
+  if ((p & 2) !== 0) {
+    sum += (u8[p]! << 8) | u8[p + 1]!;
+    p += 2;
+  }
+  const tail = end & 3;
+  end -= tail;
+  let t = 0;
+  let w = p >>> 2;
+  const we = end >>> 2;
+  const we4 = we - 3;
+  while (w < we4) {
+    const a = u32[w]!, b = u32[w + 1]!, c = u32[w + 2]!, d = u32[w + 3]!;
+    t += (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + (c & 0xffff) + (c >>> 16) + (d & 0xffff) + (d >>> 16);
+    w += 4;
+  }
+  while (w < we) {
+    const a = u32[w]!;
+    t += (a & 0xffff) + (a >>> 16);
+    w++;
+  }
+  if (LITTLE_ENDIAN) {
+    t = fold(t);
+    t = ((t & 0xff) << 8) | (t >>> 8);
+  }
+  sum += t;
+  return tail === 0 ? sum : sumBytes(u8, end, tail, sum);
+}

@@ -21,7 +21,7 @@
  */
 import { Reason } from '../packet/reasons.js';
 import { u16, u32, put16, put32 } from './bytes.js';
-import { checksum, verifies } from './checksum.js';
+import { checksum, fold, sumWords } from './checksum.js';
 
 export const Gre = {
   FLAGS: 0, // C R K S s Recur Flags Ver
@@ -70,10 +70,10 @@ export function newGreInfo(): GreInfo {
 
 /**
  * Validates the GRE header at u8[off] whose packet (header + payload) ends at
- * `end`; verifies the checksum when C is set. Returns 0 (filling `out`) or a
- * Reason code.
+ * `end`; verifies the checksum when C is set (reading words through `words`, a
+ * view of the same memory, when given). Returns 0 (filling `out`) or a Reason code.
  */
-export function checkGre(u8: Uint8Array, off: number, end: number, out: GreInfo): number {
+export function checkGre(u8: Uint8Array, off: number, end: number, out: GreInfo, words: Uint32Array | null = null): number {
   if (end - off < Gre.HEADER_LEN) return Reason.truncated;
   const flags = u16(u8, off + Gre.FLAGS);
   if ((flags & GreFlag.VERSION) !== 0 || (flags & GreFlag.DISCARD) !== 0) return Reason['bad-header'];
@@ -81,7 +81,7 @@ export function checkGre(u8: Uint8Array, off: number, end: number, out: GreInfo)
   if (end - off < hl) return Reason.truncated;
   let p = off + Gre.HEADER_LEN;
   if ((flags & GreFlag.C) !== 0) {
-    if (!verifies(u8, off, end - off)) return Reason['bad-checksum'];
+    if (fold(sumWords(u8, words, off, end - off, 0)) !== 0xffff) return Reason['bad-checksum'];
     p += Gre.OPTION_LEN;
   }
   out.key = -1;
