@@ -6,3 +6,8 @@ export {
   captureFormat, readCapture, readCaptureBuffer, readCapturePackets, CaptureReader, CaptureBufferReader,
   type StreamReadOptions, type CaptureSource,
 } from './reader.js';
+export {
+  PcapWriter, PcapngWriter, pcapToBuffer, pcapngToBuffer,
+  type PcapWriterOptions, type PcapngWriterOptions, type InterfaceOptions, type SectionOptions, type CaptureTarget,
+} from './writer.js';
+export type { SinkOptions } from './sink.js';
