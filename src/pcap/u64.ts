@@ -168,8 +168,10 @@ export function timeFromUnits(hi: number, lo: number, kind: number, n: number, d
 }
 
 /**
- * (sec, nsec) -> 64-bit unit count at `scale` in U64.hi/lo, truncating to the
- * unit. Returns false when it does not fit in 64 bits (or sec is negative).
+ * (sec, nsec) -> 64-bit unit count at `scale` in U64.hi/lo: truncated to units
+ * of a nanosecond or longer; for finer 2^-n units rounded up to the next unit,
+ * so that timeFromUnits gives back the same nanosecond. Returns false when it
+ * does not fit in 64 bits (or sec is negative).
  */
 export function unitsFromTime(sec: number, nsec: number, kind: number, n: number, div: number, mul: number): boolean {
   if (sec < 0) return false;
@@ -198,8 +200,9 @@ export function unitsFromTime(sec: number, nsec: number, kind: number, n: number
 }
 
 /**
- * floor(nsec * 2^n / 1e9) for nsec < 1e9, n < 64, into U64.hi/lo: binary long
- * division of nsec followed by n zero bits, 20 bits per step (r * 2^20 < 2^53).
+ * nsec * 2^n / 1e9 for nsec < 1e9, n < 64, into U64.hi/lo: binary long division
+ * of nsec followed by n zero bits, 20 bits per step (r * 2^20 < 2^53); rounded
+ * down for units of a nanosecond or more, up for finer ones.
  */
 function fracPow2(nsec: number, n: number): void {
   let qh = 0;
@@ -216,6 +219,12 @@ function fracPow2(nsec: number, n: number): void {
     qh = U64.hi;
     ql = U64.lo + digit; // digit < 2^k lands in the zero low bits
     left -= k;
+  }
+  // Units finer than a nanosecond (2^n > 1e9): round up, so that reading the
+  // value back (which truncates) gives the same nanosecond.
+  if (n >= 30 && r !== 0) {
+    ql += 1;
+    if (ql === B32) { ql = 0; qh += 1; }
   }
   U64.hi = qh;
   U64.lo = ql;
