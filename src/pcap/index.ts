@@ -1,5 +1,5 @@
 /** pcap and pcapng: readers (buffer and streaming) and writers. */
-export * from './format.js';
+export { LinkType, BlockType, PcapMagic, MAX_SNAPLEN, TSRESOL_DEFAULT, TSRESOL_POW2 } from './format.js';
 export { CaptureInterface, CaptureRecord, type CaptureFormat, type CapturedPacket, type PacketInit } from './record.js';
 export { CaptureSection, type ReadOptions } from './parser.js';
 export {
