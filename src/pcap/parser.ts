@@ -87,6 +87,7 @@ export class CaptureParser {
   /** > 0 while a skipped block's trailing length is still to be checked. */
   private skipLen = 0;
   private skipAt = 0;
+  private skipType = 0;
   private ended = false;
 
   constructor(options: ReadOptions = {}) {
@@ -215,7 +216,7 @@ export class CaptureParser {
 
   private stepPcapng(buf: Uint8Array, dv: DataView, pos: number, end: number, base: number, eof: boolean): number {
     const avail = end - pos;
-    if (this.skipLen !== 0) return this.stepSkip(dv, pos, avail, base, eof);
+    if (this.skipLen !== 0) return this.stepSkip(dv, pos, avail, eof);
     if (avail < Block.BODY) {
       if (avail === 0 && eof) return this.finish();
       if (!eof) return this.wait(Block.BODY);
@@ -251,6 +252,7 @@ export class CaptureParser {
       this.skipLeft = len - 4 - take;
       this.skipLen = len;
       this.skipAt = at;
+      this.skipType = type;
       this.used = take;
       return Step.BLOCK;
     }
@@ -278,11 +280,11 @@ export class CaptureParser {
     }
   }
 
-  private stepSkip(dv: DataView, pos: number, avail: number, base: number, eof: boolean): number {
+  private stepSkip(dv: DataView, pos: number, avail: number, eof: boolean): number {
     if (this.skipLeft > 0) {
       if (avail === 0) {
         if (!eof) return this.wait(1);
-        return this.truncated(this.skipAt, this.skipLen, this.skipLen - this.skipLeft - 4, 'skipped block');
+        return this.truncated(this.skipAt, this.skipLen, this.skipLen - this.skipLeft - 4, `block type 0x${hex32(this.skipType)}`);
       }
       const take = avail < this.skipLeft ? avail : this.skipLeft;
       this.skipLeft -= take;
@@ -291,11 +293,11 @@ export class CaptureParser {
     }
     if (avail < 4) {
       if (!eof) return this.wait(4);
-      return this.truncated(this.skipAt, this.skipLen, this.skipLen - 4 + avail, 'skipped block');
+      return this.truncated(this.skipAt, this.skipLen, this.skipLen - 4 + avail, `block type 0x${hex32(this.skipType)}`);
     }
     const trail = dv.getUint32(pos, this.le);
     if (trail !== this.skipLen) {
-      throw formatError(this.skipAt, `block: trailing length ${trail} (at offset ${base + pos}) differs from the leading length ${this.skipLen}`);
+      throw formatError(this.skipAt, `block type 0x${hex32(this.skipType)}: trailing length ${trail} differs from the leading length ${this.skipLen}`);
     }
     this.skipLen = 0;
     this.used = 4;
