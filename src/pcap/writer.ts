@@ -388,14 +388,14 @@ export class PcapngWriter {
     for (let i = p + Epb.DATA + caplen; i < p + Epb.DATA + padded; i++) out[i] = 0;
     if (optLen !== 0) {
       let q = p + Epb.DATA + padded;
+      if (encoded !== undefined) {
+        for (const e of encoded) q = writeOption(out, dv, q, Opt.COMMENT, e, le);
+      }
       if (flags !== 0) {
         dv.setUint16(q, EpbOpt.FLAGS, le);
         dv.setUint16(q + 2, 4, le);
         dv.setUint32(q + 4, flags, le);
         q += 8;
-      }
-      if (encoded !== undefined) {
-        for (const e of encoded) q = writeOption(out, dv, q, Opt.COMMENT, e, le);
       }
       dv.setUint32(q, 0, le);
     }
