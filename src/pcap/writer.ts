@@ -56,6 +56,8 @@ export interface InterfaceOptions {
 }
 
 export interface SectionOptions {
+  /** Write this section big-endian (newSection; default: the writer's bigEndian option). */
+  bigEndian?: boolean;
   /** shb_hardware, shb_os, shb_userappl (default "vtep"), opt_comment. */
   hardware?: string;
   os?: string;
@@ -213,7 +215,8 @@ interface WriterInterface {
 }
 
 export class PcapngWriter {
-  readonly littleEndian: boolean;
+  /** Byte order of the current section. */
+  littleEndian: boolean;
   /** Packets written. */
   packets = 0;
   private readonly sink: Sink;
@@ -237,12 +240,14 @@ export class PcapngWriter {
   }
 
   /**
-   * Starts a new section (a new Section Header Block): interfaces must be
-   * added again. The first section is started by the constructor.
+   * Starts a new section (a new Section Header Block), in its own byte order
+   * if `bigEndian` is given: interfaces must be added again. The first section
+   * is started by the constructor.
    */
   newSection(options: SectionOptions = {}): void {
     const s = this.sink;
     s.check();
+    if (options.bigEndian !== undefined) this.littleEndian = options.bigEndian !== true;
     const opts: [number, Uint8Array][] = [];
     if (options.comment !== undefined) opts.push([Opt.COMMENT, utf8('comment', options.comment)]);
     if (options.hardware !== undefined) opts.push([ShbOpt.HARDWARE, utf8('hardware', options.hardware)]);

@@ -71,9 +71,11 @@ export function tsharkFrames(file: string): TsharkFrame[] {
   const lines = text.split('\n').filter((l) => l.length > 0);
   return lines.map((l, i) => {
     const [sec, ifid, time, len, caplen, comment, flags, protocols] = l.split(SEP);
+    // pcap files have no sections or interfaces in tshark's view: section 0, interface 0.
+    const pcap = sec === undefined || sec === '';
     return {
-      section: Number(sec) - 1,
-      interfaceId: ifid === undefined || ifid === '' ? undefined : Number(ifid),
+      section: pcap ? 0 : Number(sec) - 1,
+      interfaceId: pcap ? 0 : ifid === undefined || ifid === '' ? undefined : Number(ifid),
       time: time ?? '',
       len: Number(len),
       caplen: Number(caplen),
@@ -94,4 +96,14 @@ export function epoch(sec: number, nsec: number): string {
 export function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+}
+
+/** Deep-compares two lists of frames and names the first difference on one line each. */
+export function sameFrames(actual: readonly TsharkFrame[], expected: readonly TsharkFrame[], label = ''): void {
+  const n = Math.max(actual.length, expected.length);
+  for (let i = 0; i < n; i++) {
+    const a = JSON.stringify(actual[i]);
+    const e = JSON.stringify(expected[i]);
+    if (a !== e) throw new Error(`${label} frame ${i} of ${actual.length}/${expected.length} differs:\n  got  ${a}\n  want ${e}`);
+  }
 }

@@ -65,7 +65,7 @@ test('pcapng writer: several interfaces, link types, resolutions, offsets, comme
   g.write(eth, ARP, 0, undefined, 1795212431, 5, undefined, 2);
   g.write(raw, V4_UDP, 0, undefined, 1795212431, 999999999);
   g.writePacket({ data: ARP, interfaceId: us, tsSec: 1795212431, tsNsec: 123456789, comments: ['a', 'ü', ''] });
-  g.newSection({ userappl: 'second' });
+  g.newSection({ userappl: 'second', bigEndian: false });
   const v6 = g.addInterface({ linkType: LinkType.IPV6 });
   g.write(v6, V4_UDP, 0, 4, 7, 8);
   const got = all(g.toBuffer());
@@ -87,6 +87,7 @@ test('pcapng writer: several interfaces, link types, resolutions, offsets, comme
   for (const _ of r) { /* to the end */ }
   assert.is(r.section.userappl, 'second');
   assert.is(r.section.index, 1);
+  assert.is(r.section.littleEndian, true);
 });
 
 test('snaplen cuts long packets; origLen keeps the wire length', () => {
