@@ -27,6 +27,12 @@ export interface ReadOptions {
   maxPacket?: number;
   /** Most interfaces one pcapng section may describe. Default 65536. */
   maxInterfaces?: number;
+  /**
+   * Accept records longer than the snaplen their header or interface declares
+   * (Wireshark does; some writers put a wrong snaplen). Default false: a format
+   * error. maxPacket still applies.
+   */
+  ignoreSnaplen?: boolean;
 }
 
 /** What step() did. */
@@ -75,6 +81,7 @@ export class CaptureParser {
   readonly maxPacket: number;
   readonly maxBlock: number;
   readonly maxInterfaces: number;
+  readonly ignoreSnaplen: boolean;
 
   private fmt = FMT_UNKNOWN;
   private le = true;
@@ -95,6 +102,7 @@ export class CaptureParser {
     this.maxPacket = checkInt('maxPacket', options.maxPacket ?? MAX_SNAPLEN, 1, 1 << 30);
     this.maxBlock = this.maxPacket + BLOCK_SLACK;
     this.maxInterfaces = checkInt('maxInterfaces', options.maxInterfaces ?? 65536, 1, 1 << 24);
+    this.ignoreSnaplen = options.ignoreSnaplen === true;
   }
 
   get format(): CaptureFormat | undefined {
@@ -193,8 +201,8 @@ export class CaptureParser {
     if (caplen > this.maxPacket) {
       throw formatError(base + pos, `record ${this.index}: captured length ${caplen} exceeds the limit ${this.maxPacket} (option maxPacket)`);
     }
-    if (caplen > ifc.snaplen && ifc.snaplen !== 0) {
-      throw formatError(base + pos, `record ${this.index}: captured length ${caplen} exceeds the file's snaplen ${ifc.snaplen}`);
+    if (caplen > ifc.snaplen && ifc.snaplen !== 0 && !this.ignoreSnaplen) {
+      throw formatError(base + pos, `record ${this.index}: captured length ${caplen} exceeds the file's snaplen ${ifc.snaplen} (option ignoreSnaplen)`);
     }
     const total = hl + caplen;
     if (avail < total) {
@@ -382,8 +390,8 @@ export class CaptureParser {
     if (caplen > this.maxPacket) {
       throw formatError(at, `${what}: captured length ${caplen} exceeds the limit ${this.maxPacket} (option maxPacket)`);
     }
-    if (caplen > ifc.snaplen && ifc.snaplen !== 0) {
-      throw formatError(at, `${what}: captured length ${caplen} exceeds the snaplen ${ifc.snaplen} of interface ${ifc.id}`);
+    if (caplen > ifc.snaplen && ifc.snaplen !== 0 && !this.ignoreSnaplen) {
+      throw formatError(at, `${what}: captured length ${caplen} exceeds the snaplen ${ifc.snaplen} of interface ${ifc.id} (option ignoreSnaplen)`);
     }
   }
 

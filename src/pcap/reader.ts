@@ -276,7 +276,8 @@ export class CaptureReader extends ReaderBase implements AsyncIterable<CaptureRe
       this.pos = 0;
     }
     if (this.end === buf.length) {
-      throw new VtepError('ERR_PCAP_FORMAT', `capture at offset ${this.base}: a block does not fit the ${buf.length}-byte reader buffer`);
+      // Cannot follow a read() that returned null (a block is at most half the buffer).
+      throw new VtepError('ERR_INVALID_ARG', `fill(): the ${buf.length}-byte buffer is full; read() the buffered records first`);
     }
     try {
       const n = await this.source.read(buf, this.end, buf.length - this.end);

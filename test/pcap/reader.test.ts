@@ -228,6 +228,9 @@ test('trailing length different from the leading one', () => {
 test('captured length larger than the snaplen, the block, or the limit', () => {
   // pcap: snaplen 96 -> 20
   formatError(() => all(patch(PCAP_BE_NSEC, 16, [0, 0, 0, 20])), /offset 24: record 0: captured length 30 exceeds the file's snaplen 20/);
+  assert.is([...readCaptureBuffer(patch(PCAP_BE_NSEC, 16, [0, 0, 0, 20]), { ignoreSnaplen: true })].length, 1);
+  formatError(() => [...readCaptureBuffer(patch(PCAPNG_LE, LE_OFFSETS.IDB + 12, [40]), { ignoreSnaplen: false })], /snaplen 40/);
+  assert.is([...readCaptureBuffer(patch(PCAPNG_LE, LE_OFFSETS.IDB + 12, [40]), { ignoreSnaplen: true })].length, 2);
   // pcap: absurd caplen 0xffffff00
   formatError(() => all(patch(PCAP_LE_USEC, 24 + 8, [0, 0xff, 0xff, 0xff])), /offset 24: record 0: captured length 4294967040 exceeds the limit 262144/);
   assert.is(all(PCAP_LE_USEC, false).length, 1);
