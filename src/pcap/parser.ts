@@ -15,7 +15,7 @@ import {
 import { CaptureInterface, CaptureRecord, UTF8, type CaptureFormat } from './record.js';
 import { TS, timeFromUnits, tsScale } from './u64.js';
 
-export interface ReadOptions {
+export interface CaptureReadOptions {
   /** Stop cleanly (no error) when the file ends inside a record or block. Default false. */
   lenient?: boolean;
   /**
@@ -97,7 +97,7 @@ export class CaptureParser {
   private skipType = 0;
   private ended = false;
 
-  constructor(options: ReadOptions = {}) {
+  constructor(options: CaptureReadOptions = {}) {
     this.lenient = options.lenient === true;
     this.maxPacket = checkInt('maxPacket', options.maxPacket ?? MAX_SNAPLEN, 1, 1 << 30);
     this.maxBlock = this.maxPacket + BLOCK_SLACK;

@@ -14,12 +14,12 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { VtepError, checkInt, describe } from '../errors.js';
 import { BlockType, PcapMagic } from './format.js';
-import { CaptureParser, Step, type CaptureSection, type ReadOptions } from './parser.js';
+import { CaptureParser, Step, type CaptureSection, type CaptureReadOptions } from './parser.js';
 import type { CaptureFormat, CaptureInterface, CaptureRecord, CapturedPacket } from './record.js';
 
-export type { ReadOptions } from './parser.js';
+export type { CaptureReadOptions } from './parser.js';
 
-export interface StreamReadOptions extends ReadOptions {
+export interface CaptureStreamOptions extends CaptureReadOptions {
   /** Bytes of the reader's buffer; raised to twice the largest accepted block. Default 1 MiB. */
   bufferSize?: number;
 }
@@ -45,7 +45,7 @@ export function captureFormat(bytes: Uint8Array): CaptureFormat | undefined {
 abstract class ReaderBase {
   protected readonly parser: CaptureParser;
 
-  constructor(options: ReadOptions | undefined) {
+  constructor(options: CaptureReadOptions | undefined) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new VtepError('ERR_INVALID_ARG', `options: ${describe(options)} is not an object`);
     }
@@ -88,7 +88,7 @@ export class CaptureBufferReader extends ReaderBase implements IterableIterator<
   private pos = 0;
   private readonly result: IteratorResult<CaptureRecord>;
 
-  constructor(bytes: Uint8Array, options?: ReadOptions) {
+  constructor(bytes: Uint8Array, options?: CaptureReadOptions) {
     super(options);
     if (!(bytes instanceof Uint8Array)) throw new VtepError('ERR_INVALID_ARG', `bytes: ${describe(bytes)} is not a Uint8Array`);
     this.u8 = bytes;
@@ -125,7 +125,7 @@ export class CaptureBufferReader extends ReaderBase implements IterableIterator<
 }
 
 /** Iterates over a capture held in memory. */
-export function readCaptureBuffer(bytes: Uint8Array, options?: ReadOptions): CaptureBufferReader {
+export function readCaptureBuffer(bytes: Uint8Array, options?: CaptureReadOptions): CaptureBufferReader {
   return new CaptureBufferReader(bytes, options);
 }
 
@@ -218,7 +218,7 @@ export class CaptureReader extends ReaderBase implements AsyncIterable<CaptureRe
   private done = false;
   private readonly result: IteratorResult<CaptureRecord>;
 
-  constructor(source: CaptureSource, options: StreamReadOptions = {}) {
+  constructor(source: CaptureSource, options: CaptureStreamOptions = {}) {
     super(options);
     const p = this.parser;
     const size = Math.max(checkInt('bufferSize', options.bufferSize ?? 1 << 20, 4096, 1 << 30), 2 * p.maxBlock);
@@ -351,12 +351,12 @@ export class CaptureReader extends ReaderBase implements AsyncIterable<CaptureRe
 }
 
 /** Streams the records of a capture file, Readable stream or buffer. */
-export function readCapture(source: CaptureSource, options?: StreamReadOptions): CaptureReader {
+export function readCapture(source: CaptureSource, options?: CaptureStreamOptions): CaptureReader {
   return new CaptureReader(source, options);
 }
 
 /** Reads a whole capture into plain values (copies; for tests and small files). */
-export async function readCapturePackets(source: CaptureSource, options?: StreamReadOptions): Promise<CapturedPacket[]> {
+export async function readCapturePackets(source: CaptureSource, options?: CaptureStreamOptions): Promise<CapturedPacket[]> {
   const out: CapturedPacket[] = [];
   if (source instanceof Uint8Array) {
     for (const rec of readCaptureBuffer(source, options)) out.push(rec.clone());

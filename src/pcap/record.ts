@@ -3,7 +3,7 @@
  * every packet (no object per packet): copy the fields, or call clone(), to
  * keep a packet past the next iteration.
  */
-import { TSRESOL_DEFAULT } from './format.js';
+import { BlockType, TSRESOL_DEFAULT } from './format.js';
 import { tsScale, type TsScale } from './u64.js';
 
 export type CaptureFormat = 'pcap' | 'pcapng';
@@ -106,7 +106,7 @@ export class CaptureRecord {
 
   /** True when the record has a timestamp (pcapng Simple Packet Blocks have none). */
   get hasTimestamp(): boolean {
-    return this.blockType !== 3;
+    return this.blockType !== BlockType.SPB;
   }
 
   /** opt_comment values of the block (parsed on demand; allocates). */

@@ -10,7 +10,7 @@ import { VtepError, describe } from '../errors.js';
 
 export type CaptureTarget = string | URL | NodeJS.WritableStream;
 
-export interface SinkOptions {
+export interface CaptureSinkOptions {
   /** Bytes per chunk handed to the stream. Default 1 MiB. */
   chunkSize?: number;
   /** End the stream on close(); default true (false leaves e.g. process.stdout open). */
@@ -36,7 +36,7 @@ export class Sink {
   private closed = false;
   private drainWaiters: (() => void)[] = [];
 
-  constructor(target: CaptureTarget | undefined, options: SinkOptions = {}) {
+  constructor(target: CaptureTarget | undefined, options: CaptureSinkOptions = {}) {
     const size = options.chunkSize ?? 1 << 20;
     if (!Number.isInteger(size) || size < 4096 || size > 1 << 30) {
       throw new VtepError('ERR_INVALID_ARG', `chunkSize: ${describe(size)} is not an integer in 4096..${1 << 30}`);

@@ -15,12 +15,12 @@ import {
   Shb, ShbOpt, TSRESOL_DEFAULT,
 } from './format.js';
 import type { PacketInit } from './record.js';
-import { Sink, type CaptureTarget, type SinkOptions } from './sink.js';
+import { Sink, type CaptureTarget, type CaptureSinkOptions } from './sink.js';
 import { U64, tsScale, unitsFromTime, type TsScale } from './u64.js';
 
 export type { CaptureTarget } from './sink.js';
 
-export interface PcapWriterOptions extends SinkOptions {
+export interface PcapWriterOptions extends CaptureSinkOptions {
   /** Link type of every record. Default 1 (Ethernet). */
   linkType?: number;
   /** Nanosecond timestamps (magic a1b23c4d). Default false: microseconds. */
@@ -31,7 +31,7 @@ export interface PcapWriterOptions extends SinkOptions {
   bigEndian?: boolean;
 }
 
-export interface InterfaceOptions {
+export interface PcapngInterfaceOptions {
   /** Default 1 (Ethernet). */
   linkType?: number;
   /** Longer packets are cut to this many bytes; 0 = no limit. Default 262144. */
@@ -55,7 +55,7 @@ export interface InterfaceOptions {
   comment?: string;
 }
 
-export interface SectionOptions {
+export interface PcapngSectionOptions {
   /** Write this section big-endian (newSection; default: the writer's bigEndian option). */
   bigEndian?: boolean;
   /** shb_hardware, shb_os, shb_userappl (default "vtep"), opt_comment. */
@@ -65,11 +65,11 @@ export interface SectionOptions {
   comment?: string;
 }
 
-export interface PcapngWriterOptions extends SinkOptions, SectionOptions {
+export interface PcapngWriterOptions extends CaptureSinkOptions, PcapngSectionOptions {
   /** Write big-endian sections. Default false. */
   bigEndian?: boolean;
   /** Interfaces to describe at once (ids 0, 1, ... in this order). */
-  interfaces?: InterfaceOptions[];
+  interfaces?: PcapngInterfaceOptions[];
 }
 
 const U32_MAX = 0xffffffff;
@@ -244,7 +244,7 @@ export class PcapngWriter {
    * if `bigEndian` is given: interfaces must be added again. The first section
    * is started by the constructor.
    */
-  newSection(options: SectionOptions = {}): void {
+  newSection(options: PcapngSectionOptions = {}): void {
     const s = this.sink;
     s.check();
     if (options.bigEndian !== undefined) this.littleEndian = options.bigEndian !== true;
@@ -273,7 +273,7 @@ export class PcapngWriter {
   }
 
   /** Describes an interface (an IDB) and returns its id for write(). */
-  addInterface(options: InterfaceOptions = {}): number {
+  addInterface(options: PcapngInterfaceOptions = {}): number {
     const s = this.sink;
     s.check();
     if (options === null || typeof options !== 'object') throw invalidArg('interface', options, 'an object');
@@ -432,7 +432,7 @@ export class PcapngWriter {
 }
 
 /** A whole pcap file in memory from packet values. */
-export function pcapToBuffer(packets: Iterable<PacketInit>, options: Omit<PcapWriterOptions, keyof SinkOptions> = {}): Buffer {
+export function pcapToBuffer(packets: Iterable<PacketInit>, options: Omit<PcapWriterOptions, keyof CaptureSinkOptions> = {}): Buffer {
   const w = new PcapWriter(undefined, options);
   for (const p of packets) w.writePacket(p);
   return w.toBuffer();
@@ -443,7 +443,7 @@ export function pcapToBuffer(packets: Iterable<PacketInit>, options: Omit<PcapWr
  * `options.interfaces` (default: one Ethernet interface, nanosecond resolution);
  * packets pick one by interfaceId.
  */
-export function pcapngToBuffer(packets: Iterable<PacketInit>, options: Omit<PcapngWriterOptions, keyof SinkOptions> = {}): Buffer {
+export function pcapngToBuffer(packets: Iterable<PacketInit>, options: Omit<PcapngWriterOptions, keyof CaptureSinkOptions> = {}): Buffer {
   const w = new PcapngWriter(undefined, { ...options, interfaces: options.interfaces ?? [{}] });
   for (const p of packets) w.writePacket(p);
   return w.toBuffer();

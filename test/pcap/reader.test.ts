@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BlockType, LinkType, VtepError, captureFormat, readCaptureBuffer, type CapturedPacket,
+  PcapngBlockType, LinkType, VtepError, captureFormat, readCaptureBuffer, type CapturedPacket,
 } from '../../src/index.js';
 import { FIXTURES, PCAP_FIXTURES, concat, toHex } from './helpers.js';
 import {
@@ -95,7 +95,7 @@ test('pcapng little-endian: IDB options, EPB with options, ISB skipped, SPB', ()
   const r = readCaptureBuffer(PCAPNG_LE);
   const epb = r.read()!;
   assert.is(r.format, 'pcapng');
-  assert.is(epb.blockType, BlockType.EPB);
+  assert.is(epb.blockType, PcapngBlockType.EPB);
   assert.is(epb.fileOffset, LE_OFFSETS.EPB);
   assert.is(epb.tsSec, 1795212431);
   assert.is(epb.tsNsec, 123456789);
@@ -107,7 +107,7 @@ test('pcapng little-endian: IDB options, EPB with options, ISB skipped, SPB', ()
   assert.is(epb.iface.name, 'eth0');
   assert.is(epb.iface.tsresol, 9);
   const spb = r.read()!;
-  assert.is(spb.blockType, BlockType.SPB);
+  assert.is(spb.blockType, PcapngBlockType.SPB);
   assert.is(spb.fileOffset, LE_OFFSETS.SPB);
   assert.is(spb.hasTimestamp, false);
   assert.is(spb.tsSec, 0);
