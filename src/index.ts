@@ -5,3 +5,4 @@ export { Batch, BATCH_DEFAULT } from './packet/batch.js';
 export * from './wire/addr.js';
 export * from './tunnel/index.js';
 export { Reason, REASON_NAMES, REASON_TEXT, REASON_COUNT, reasonName, reasonCountsObject, type ReasonName } from './packet/reasons.js';
+export * from './pcap/index.js';
