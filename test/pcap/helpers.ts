@@ -1,13 +1,13 @@
 /** Shared pieces of the pcap tests: fixture paths, hex, tshark as an oracle. */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../src/io/native.js';
 
 /** The repository root (tests run from dist/test/pcap). */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const ROOT = PACKAGE_ROOT;
+export { FIXTURES } from '../helpers/fixtures.js';
+export { tempDir, haveTshark, run } from '../helpers/tools.js';
+export { toHex } from '../../src/wire/bytes.js';
 export const PCAP_FIXTURES = path.join(ROOT, 'test', 'pcap', 'fixtures');
 
 /** Bytes from hex; whitespace and comments after '#' on each line are ignored. */
@@ -17,28 +17,8 @@ export function hex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(clean, 'hex'));
 }
 
-export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts));
-}
-
-/** A fresh temporary folder, removed by the returned function. */
-export function tempDir(): { dir: string; done: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `vtep-pcap-${process.pid}-`));
-  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-let tsharkOk: boolean | undefined;
-/** True when tshark runs here (CI installs it); tests print one skip line otherwise. */
-export function haveTshark(): boolean {
-  if (tsharkOk === undefined) {
-    const r = spawnSync('tshark', ['--version'], { stdio: 'ignore' });
-    tsharkOk = r.status === 0;
-  }
-  return tsharkOk;
 }
 
 /** One packet as tshark sees it. */
@@ -90,12 +70,6 @@ export function tsharkFrames(file: string): TsharkFrame[] {
 /** "sec.nnnnnnnnn" from two numbers, as tshark prints frame.time_epoch. */
 export function epoch(sec: number, nsec: number): string {
   return `${sec}.${String(nsec).padStart(9, '0')}`;
-}
-
-/** Runs a tool (tshark, editcap) and fails loudly with its stderr. */
-export function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
 }
 
 /** Deep-compares two lists of frames and names the first difference on one line each. */

@@ -117,7 +117,7 @@ test('writes straight from pool memory: (pool.u8, start, length) per packet', ()
   const w = new PcapngWriter(undefined, { interfaces: [{}] });
   for (let i = 0; i < batch.count; i++) w.write(0, pool.u8, batch.start[i]!, batch.len[i]!, 100, i);
   const got = all(w.toBuffer());
-  assert.equal(got.map((p) => toHex(p.data)), frames.map(toHex));
+  assert.equal(got.map((p) => toHex(p.data)), frames.map((b) => toHex(b)));
   assert.equal(got.map((p) => p.tsNsec), [0, 1, 2]);
   batch.release();
 });

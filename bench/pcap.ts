@@ -2,29 +2,19 @@
  * pcap benchmark suite (harness shape: bench/harness.ts). Lives here until the
  * lead moves it to bench/pcap.ts; run it with
  *
- *   npx tsc -p . && node --expose-gc dist/test/pcap/bench.js
+ *   npm run bench -- pcap
  *
  * Every figure has a baseline from the same run: a C program doing the same
- * job on the same file (test/pcap/bench-pcap.c, compiled with cc -O2), and for
+ * job on the same file (bench/c/pcap.c, compiled by the benchmark), and for
  * reads a bare JavaScript loop over the record headers.
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countGc, formatRows, type BenchRow, type Suite } from '../../bench/harness.js';
-import { PacketPool } from '../../src/packet/pool.js';
-import { PcapWriter, PcapngWriter, readCapture, readCaptureBuffer } from '../../src/pcap/index.js';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const C_SRC = path.resolve(HERE, '..', '..', '..', 'test', 'pcap', 'bench-pcap.c');
-
-function compile(dir: string): string {
-  const out = path.join(dir, 'bench-pcap');
-  execFileSync('cc', ['-O2', '-march=native', '-o', out, C_SRC], { stdio: 'inherit' });
-  return out;
-}
+import { compileC, countGc, type BenchRow, type Suite } from './harness.js';
+import { PacketPool } from '../src/packet/pool.js';
+import { PcapWriter, PcapngWriter, readCapture, readCaptureBuffer } from '../src/pcap/index.js';
 
 /** Runs the C reference; returns seconds and packets. */
 function cRun(bin: string, args: string[]): { sec: number; packets: number; bytes: number } {
@@ -106,7 +96,7 @@ export const suite: Suite = {
     const rows: BenchRow[] = [];
     const dir = mkdtempSync(path.join(tmpdir(), 'vtep-bench-pcap-'));
     try {
-      const bin = compile(dir);
+      const bin = compileC('pcap.c');
       for (const len of [64, 1500]) {
         const n = len === 64 ? 400000 : 40000;
         const file = path.join(dir, `r${len}.pcap`);
@@ -176,11 +166,3 @@ export const suite: Suite = {
     return rows;
   },
 };
-
-// Run directly: node --expose-gc dist/test/pcap/bench.js [--json]
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const json = process.argv.includes('--json');
-  suite.run({ args: [], json, log: (l) => { if (!json) console.error(`  ${l}`); } }).then((rows) => {
-    console.log(json ? JSON.stringify({ node: process.version, rows }) : formatRows('pcap', rows));
-  });
-}

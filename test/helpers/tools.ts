@@ -1,0 +1,39 @@
+/** External tools as test oracles (tshark, editcap), temporary folders, root checks. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir(tag = 'test'): { dir: string; done: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), `vtep-${tag}-${process.pid}-`));
+  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const seen = new Map<string, boolean>();
+/** True when `cmd --version` runs here. */
+export function haveTool(cmd: string): boolean {
+  let ok = seen.get(cmd);
+  if (ok === undefined) {
+    ok = spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+    seen.set(cmd, ok);
+  }
+  return ok;
+}
+
+/** True when tshark runs here (CI installs it); tests print one skip line otherwise. */
+export function haveTshark(): boolean {
+  return haveTool('tshark');
+}
+
+/** True when running as root with /dev/net/tun: TAP and namespace tests can run. */
+export function canNetns(): boolean {
+  return process.getuid?.() === 0 && existsSync('/dev/net/tun');
+}
+
+/** Runs a tool and fails loudly with its stderr; returns its stdout. */
+export function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
