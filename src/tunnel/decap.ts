@@ -317,7 +317,9 @@ export class Decapsulator {
    * Walks the label stack to bottom of stack. Explicit-null labels and
    * entropy label pairs are skipped; the one other label names the tenant.
    * Router alert, GAL, OAM alert and extension labels need a control plane we
-   * do not have: unsupported. Implicit null never appears on the wire.
+   * do not have: unsupported. Implicit null never appears on the wire. Label
+   * TTLs are not judged here: we are the egress of a pipe-model tunnel
+   * (RFC 3443), and the exposed packet keeps its own TTL for whoever routes it.
    */
   private mpls(u8: Uint8Array, p: number, end: number, proto: number): number {
     let label = -1;
