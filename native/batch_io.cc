@@ -12,8 +12,17 @@
 // ENODEV, EIO, ENETDOWN, ...) stops the call and is reported in
 // st[kStopErrno] for TypeScript to turn into an 'error' event.
 // Calls return the number of entries consumed (sent or dropped) or read.
+//
+// UDP GSO (mode flag kSendGso): a run of consecutive entries to the same
+// destination, all of one length (the last may be shorter), goes as one
+// message: an iovec over the slots plus a UDP_SEGMENT cmsg. The kernel
+// builds the datagrams that per-packet sends would have built, at a fraction
+// of the per-datagram cost. A GSO message the kernel refuses (other than
+// EAGAIN/ENOBUFS) is resent one datagram at a time, so per-packet error
+// semantics hold.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -27,6 +36,12 @@ namespace vtep {
 namespace {
 
 constexpr unsigned kChunk = 256;  // messages per sendmmsg/recvmmsg (UIO_MAXIOV is 1024)
+constexpr unsigned kMaxSegs = 64;  // datagrams per GSO message (UDP_MAX_SEGMENTS on older kernels)
+constexpr unsigned kIovs = 1024;   // iovec entries per sendmmsg chunk
+constexpr uint64_t kMaxGsoBytes = 65000;  // payload of one GSO message (below 64 KiB with headers)
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 // Address modes of mmsgSend/mmsgRecv; mirrors ADDR_MODE in src/io/native.ts.
 constexpr int kModeNone = 0;    // bound or connected: no per-packet address (AF_PACKET)
@@ -34,6 +49,7 @@ constexpr int kModeUdp4 = 4;    // sockaddr_in from addr[4i] and port[i]
 constexpr int kModeUdp6 = 6;    // sockaddr_in6 from addr[4i..4i+3] and port[i]
 constexpr int kModeRaw4 = 40;   // IPv4 header included: send to its destination field
 constexpr int kModeRaw6 = 60;   // IPv6 header included: send to its destination field
+constexpr int kSendGso = 0x100; // flag on kModeUdp4/kModeUdp6: coalesce runs with UDP GSO
 
 bool PerPacketError(int e) {
   switch (e) {
@@ -201,10 +217,18 @@ union Sockaddr {
   sockaddr_in6 in6;
 };
 
+union GsoCmsg {
+  char buf[CMSG_SPACE(sizeof(uint16_t))];
+  cmsghdr align;
+};
+
 struct MmsgScratch {
   mmsghdr msgs[kChunk];
-  iovec iov[kChunk];
+  iovec iov[kIovs];
   Sockaddr names[kChunk];
+  GsoCmsg ctl[kChunk];
+  uint32_t count[kChunk];  // entries in message m
+  double bytes[kChunk];    // payload bytes of message m
 };
 
 // Only the JavaScript thread calls in; one scratch area per thread.
@@ -228,11 +252,17 @@ void ReadIn6(const in6_addr* a, uint32_t* w) {
   }
 }
 
+bool SameDest(const uint32_t* addr, const uint16_t* port, uint32_t a, uint32_t b, bool v6) {
+  if (port[a] != port[b] || addr[4 * a] != addr[4 * b]) return false;
+  return !v6 || (addr[4 * a + 1] == addr[4 * b + 1] && addr[4 * a + 2] == addr[4 * b + 2] &&
+                 addr[4 * a + 3] == addr[4 * b + 3]);
+}
+
 // mmsgSend(fd, mode, u8, start, len, addr, port, from, to, st) -> entries consumed from `from`.
 napi_value MmsgSend(napi_env env, napi_callback_info info) {
   Args a(env, info, 10);
   int fd = a.Int(0);
-  int mode = a.Int(1);
+  int mode_arg = a.Int(1);
   size_t u8len, slen, llen, alen, plen, stlen;
   uint8_t* u8 = a.Bytes(2, &u8len);
   uint32_t* start = a.U32(3, &slen);
@@ -247,20 +277,25 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
       static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen) {
     return RangeError(env, "mmsgSend: bad range or arrays");
   }
+  const int mode = mode_arg & 0xff;
   if (mode != kModeNone && mode != kModeUdp4 && mode != kModeUdp6 && mode != kModeRaw4 && mode != kModeRaw6) {
     return RangeError(env, "mmsgSend: bad address mode");
   }
+  const bool gso = (mode_arg & kSendGso) != 0 && (mode == kModeUdp4 || mode == kModeUdp6);
+  const bool v6 = mode == kModeUdp6;
   MmsgScratch& sc = Scratch();
   st[stat::kStopErrno] = 0;
   st[stat::kTxCalls] += 1;
   uint32_t i = static_cast<uint32_t>(from);
   const uint32_t end = static_cast<uint32_t>(to);
-  double sent = 0, bytes = 0;
+  // Entries before this index go one by one: their GSO message was refused.
+  uint32_t no_gso_before = 0;
+  double sent = 0, bytes = 0, gso_sent = 0;
   while (i < end) {
-    // Build a chunk from i up to the first entry that cannot be sent as is.
-    unsigned k = 0;
-    while (k < kChunk && i + k < end) {
-      uint32_t j = i + k;
+    // Build a chunk of messages from i; stop before an entry that cannot be sent as is.
+    unsigned k = 0, q = 0;
+    uint32_t j = i;
+    while (k < kChunk && j < end && q < kIovs) {
       uint64_t s = start[j], l = len[j];
       int bad = 0;
       if (s + l > u8len) bad = EFAULT;
@@ -271,23 +306,55 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
           st[stat::kTxErrors] += 1;
           st[stat::kLastErrno] = bad;
           i++;
+          j = i;
           continue;
         }
         break;
       }
+      // The run of this message: entries j .. j+c-1.
+      unsigned c = 1;
+      double mbytes = static_cast<double>(l);
+      if (gso && j >= no_gso_before && l > 0) {
+        uint64_t total = l;
+        while (c < kMaxSegs && j + c < end && q + c < kIovs) {
+          uint32_t x = j + c;
+          uint64_t lx = len[x];
+          if (lx == 0 || lx > l || len[x - 1] != l || start[x] + lx > u8len || total + lx > kMaxGsoBytes ||
+              !SameDest(addr, port, j, x, v6)) {
+            break;
+          }
+          total += lx;
+          mbytes += static_cast<double>(lx);
+          c++;
+        }
+      }
       mmsghdr& m = sc.msgs[k];
       std::memset(&m, 0, sizeof m);
-      sc.iov[k].iov_base = u8 + s;
-      sc.iov[k].iov_len = l;
-      m.msg_hdr.msg_iov = &sc.iov[k];
-      m.msg_hdr.msg_iovlen = 1;
+      for (unsigned t = 0; t < c; t++) {
+        sc.iov[q + t].iov_base = u8 + start[j + t];
+        sc.iov[q + t].iov_len = len[j + t];
+      }
+      m.msg_hdr.msg_iov = &sc.iov[q];
+      m.msg_hdr.msg_iovlen = c;
+      sc.count[k] = c;
+      sc.bytes[k] = mbytes;
+      if (c > 1) {
+        m.msg_hdr.msg_control = sc.ctl[k].buf;
+        m.msg_hdr.msg_controllen = sizeof sc.ctl[k].buf;
+        cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t seg = static_cast<uint16_t>(l);
+        std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+      }
       Sockaddr& name = sc.names[k];
       switch (mode) {
         case kModeUdp4:
+          std::memset(&name.in4, 0, sizeof name.in4);
           name.in4.sin_family = AF_INET;
           name.in4.sin_port = htons(port[j]);
           name.in4.sin_addr.s_addr = htonl(addr[4 * j]);
-          std::memset(name.in4.sin_zero, 0, sizeof name.in4.sin_zero);
           m.msg_hdr.msg_name = &name;
           m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
           break;
@@ -316,6 +383,8 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
         default:
           break;
       }
+      q += c;
+      j += c;
       k++;
     }
     if (k == 0) continue;
@@ -323,16 +392,27 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
+      if (sc.count[0] > 1 && e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS) {
+        // The kernel refused the GSO message (path MTU, no offload, ...): resend its entries singly.
+        st[stat::kTxGsoFallback] += 1;
+        no_gso_before = i + sc.count[0];
+        continue;
+      }
       if (SendFailed(e, st, &i)) break;
       continue;
     }
-    for (int m = 0; m < r; m++) bytes += static_cast<double>(len[i + m]);
-    sent += r;
-    i += static_cast<uint32_t>(r);
+    for (int m = 0; m < r; m++) {
+      uint32_t c = sc.count[m];
+      sent += c;
+      bytes += sc.bytes[m];
+      if (c > 1) gso_sent += c;
+      i += c;
+    }
     // A short count means the next message failed: the next call reports why.
   }
   st[stat::kTxPackets] += sent;
   st[stat::kTxBytes] += bytes;
+  st[stat::kTxGso] += gso_sent;
   return Count(env, i - static_cast<uint32_t>(from));
 }
 

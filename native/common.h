@@ -26,7 +26,9 @@ constexpr int kLastErrno = 8;     // errno of the last per-packet drop
 constexpr int kStopErrno = 9;     // errno that ended the last call, 0 when none
 constexpr int kRxCalls = 10;      // batch receive calls
 constexpr int kTxCalls = 11;      // batch send calls
-constexpr int kCount = 12;
+constexpr int kTxGso = 12;        // datagrams sent inside UDP GSO messages
+constexpr int kTxGsoFallback = 13;  // GSO messages refused and resent one by one
+constexpr int kCount = 14;
 }  // namespace stat
 
 // Views of the typed arrays of one hot call. Failing conversions set `bad`

@@ -8,6 +8,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@
 
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
 #endif
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -99,8 +103,8 @@ int CommonSockopts(int fd, const Napi::Object& o, const char** failed) {
   return 0;
 }
 
-// udpOpen({ family: 4|6, addr, port, reusePort, reuseAddr, v6Only, sndbuf, rcvbuf, device, netns })
-//   -> { fd, port }
+// udpOpen({ family: 4|6, addr, port, reusePort, reuseAddr, v6Only, gso, sndbuf, rcvbuf, device, netns })
+//   -> { fd, port, gso } where gso tells whether the kernel takes UDP_SEGMENT.
 Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -108,6 +112,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   int fd = -1;
   const char* failed = "";
   int bound_port = 0;
+  bool gso = false;
   int err = InNetns(env, o, &fd, &failed, [&](int* out, const char** what) -> int {
     *out = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (*out < 0) {
@@ -144,12 +149,19 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
       return errno;
     }
     bound_port = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);  // same offset in sockaddr_in6
+    if (IntOpt(o, "gso", 0) == 1) {
+      // Setting the socket's default segment size to 0 (none) is harmless and
+      // fails with ENOPROTOOPT on kernels without UDP GSO (before 4.18).
+      int zero = 0;
+      gso = setsockopt(*out, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+    }
     return 0;
   });
   if (err != 0) throw ErrnoError(env, err, failed);
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("port", Napi::Number::New(env, bound_port));
+  out.Set("gso", Napi::Boolean::New(env, gso));
   return out;
 }
 

@@ -27,7 +27,9 @@ export const STAT = {
   STOP_ERRNO: 9,
   RX_CALLS: 10,
   TX_CALLS: 11,
-  COUNT: 12,
+  TX_GSO: 12,
+  TX_GSO_FALLBACK: 13,
+  COUNT: 14,
 } as const;
 
 /** Per-packet address handling of mmsgSend/mmsgRecv; mirrors batch_io.cc. */
@@ -44,6 +46,8 @@ export const ADDR_MODE = {
   RAW6: 60,
 } as const;
 export type AddrMode = (typeof ADDR_MODE)[keyof typeof ADDR_MODE];
+/** Flag on UDP4/UDP6 for mmsgSend: coalesce same-destination runs with UDP GSO. */
+export const SEND_GSO = 0x100;
 
 /** Poll interest bits of Poller.start. */
 export const POLL = { READABLE: 1, WRITABLE: 2 } as const;
@@ -105,6 +109,8 @@ export interface UdpOpenArgs extends SocketCommonArgs {
   reusePort?: boolean;
   reuseAddr?: boolean;
   v6Only?: boolean;
+  /** Probe UDP_SEGMENT support (the answer comes back as `gso`). */
+  gso?: boolean;
 }
 
 export interface PacketOpenArgs extends SocketCommonArgs {
@@ -139,7 +145,7 @@ export interface NativeAddon {
   tapConfigure(fd: number, args: TapConfigArgs): void;
   tapInfo(fd: number): TapInfo;
 
-  udpOpen(args: UdpOpenArgs): { fd: number; port: number };
+  udpOpen(args: UdpOpenArgs): { fd: number; port: number; gso: boolean };
   packetOpen(args: PacketOpenArgs): { fd: number; ifindex: number };
   rawOpen(args: RawOpenArgs): { fd: number };
   /** close(2): 0 or the errno. */
@@ -155,8 +161,8 @@ export interface NativeAddon {
   fdReadBatch(fd: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, n: number, cap: number, hdr: number, st: Float64Array): number;
   /** write() entries [from, to); returns entries consumed. */
   fdWriteBatch(fd: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, from: number, to: number, hdr: number, st: Float64Array): number;
-  /** sendmmsg() entries [from, to); returns entries consumed. */
-  mmsgSend(fd: number, mode: AddrMode, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
+  /** sendmmsg() entries [from, to); returns entries consumed. mode may carry SEND_GSO. */
+  mmsgSend(fd: number, mode: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
   /** recvmmsg() up to n datagrams into entries 0..; reorders slot/start so the first `count` are valid. */
   mmsgRecv(fd: number, mode: AddrMode, u8: Uint8Array, slot: Uint32Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, n: number, cap: number, st: Float64Array): number;
 

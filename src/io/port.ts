@@ -39,6 +39,10 @@ export interface PortStats {
   lastError: string | undefined;
   rxCalls: number;
   txCalls: number;
+  /** Datagrams sent inside UDP GSO messages (a subset of txPackets). */
+  txGso: number;
+  /** GSO messages the kernel refused, resent one datagram at a time. */
+  txGsoFallback: number;
 }
 
 /**
@@ -183,6 +187,8 @@ export abstract class FdPort extends EventEmitter implements Port {
       lastError: last === 0 ? undefined : errnoInfo(last).name,
       rxCalls: s[STAT.RX_CALLS]!,
       txCalls: s[STAT.TX_CALLS]!,
+      txGso: s[STAT.TX_GSO]!,
+      txGsoFallback: s[STAT.TX_GSO_FALLBACK]!,
     };
   }
 

@@ -37,13 +37,16 @@ export function socketArgs(o: SocketOptions): SocketCommonArgs {
 
 export abstract class SocketPort extends FdPort {
   protected readonly n: NativeAddon;
-  /** How per-packet addresses are handled (ADDR_MODE). */
+  /** How per-packet addresses are handled on receive (ADDR_MODE). */
   protected readonly mode: AddrMode;
+  /** The same for send, plus flags (SEND_GSO). */
+  protected readonly sendMode: number;
 
-  protected constructor(fd: number, name: string, mode: AddrMode) {
+  protected constructor(fd: number, name: string, mode: AddrMode, sendFlags = 0) {
     super(fd, name);
     this.n = native();
     this.mode = mode;
+    this.sendMode = mode | sendFlags;
   }
 
   /**
@@ -70,7 +73,7 @@ export abstract class SocketPort extends FdPort {
     checkRange(batch, from, to);
     if (from === to) return 0;
     const st = this.st;
-    const done = this.n.mmsgSend(this._fd, this.mode, batch.pool.u8, batch.start, batch.len, batch.addr, batch.peerPort, from, to, st);
+    const done = this.n.mmsgSend(this._fd, this.sendMode, batch.pool.u8, batch.start, batch.len, batch.addr, batch.peerPort, from, to, st);
     if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('sendmmsg');
     return done;
   }

@@ -6,10 +6,17 @@
  *   const udp = UdpSocket.open({ address: '198.18.0.1', port: 4789, netns: 'ns1' });
  *   udp.sendBatch(batch);            // entries consumed
  *   udp.recvBatch(batch);            // datagrams received
+ *
+ * GSO (default on where the kernel has UDP_SEGMENT): consecutive entries to
+ * the same destination and of the same length (the last of a run may be
+ * shorter) go to the kernel as one message of up to 64 datagrams, an iovec
+ * over their slots. The datagrams on the wire are the ones per-packet sends
+ * make; the kernel's cost per datagram drops several times. A run the kernel
+ * refuses (path MTU below the length, ...) is resent datagram by datagram.
  */
 import { invalidArg, checkInt } from '../errors.js';
 import { parseIp, formatIp, type IpFamily } from '../wire/addr.js';
-import { native, ADDR_MODE } from './native.js';
+import { native, ADDR_MODE, SEND_GSO } from './native.js';
 import { nativeError } from './port.js';
 import { SocketPort, socketArgs, type SocketOptions } from './socket.js';
 
@@ -26,6 +33,8 @@ export interface UdpOptions extends SocketOptions {
   reuseAddr?: boolean;
   /** IPV6_V6ONLY for IPv6 sockets; default true (no IPv4-mapped peers). */
   v6Only?: boolean;
+  /** Coalesce same-destination runs with UDP GSO when the kernel can. Default true. */
+  gso?: boolean;
 }
 
 export class UdpSocket extends SocketPort {
@@ -33,9 +42,12 @@ export class UdpSocket extends SocketPort {
   readonly family: IpFamily;
   readonly localAddress: string;
   readonly localPort: number;
+  /** Whether sendBatch uses UDP GSO (asked for and supported by the kernel). */
+  readonly gso: boolean;
 
-  private constructor(fd: number, family: IpFamily, address: string, port: number) {
-    super(fd, `${family === 6 ? `[${address}]` : address}:${port}`, family === 6 ? ADDR_MODE.UDP6 : ADDR_MODE.UDP4);
+  private constructor(fd: number, family: IpFamily, address: string, port: number, gso: boolean) {
+    super(fd, `${family === 6 ? `[${address}]` : address}:${port}`, family === 6 ? ADDR_MODE.UDP6 : ADDR_MODE.UDP4, gso ? SEND_GSO : 0);
+    this.gso = gso;
     this.family = family;
     this.localAddress = address;
     this.localPort = port;
@@ -50,12 +62,12 @@ export class UdpSocket extends SocketPort {
       throw invalidArg('address', address, `an IPv${options.family} address (family is ${options.family})`);
     }
     const port = checkInt('port', options.port ?? 0, 0, 65535);
-    for (const k of ['reusePort', 'reuseAddr', 'v6Only'] as const) {
+    for (const k of ['reusePort', 'reuseAddr', 'v6Only', 'gso'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArg(k, options[k], 'a boolean');
     }
     const addr = new Uint32Array(4);
     addr.set(ip.words);
-    let opened: { fd: number; port: number };
+    let opened: { fd: number; port: number; gso: boolean };
     try {
       opened = native().udpOpen({
         ...socketArgs(options),
@@ -65,10 +77,11 @@ export class UdpSocket extends SocketPort {
         reusePort: options.reusePort ?? false,
         reuseAddr: options.reuseAddr ?? false,
         v6Only: options.v6Only ?? true,
+        gso: options.gso ?? true,
       });
     } catch (err) {
       throw nativeError(`udp ${address}:${port}`, err);
     }
-    return new UdpSocket(opened.fd, ip.family, formatIp(ip), opened.port);
+    return new UdpSocket(opened.fd, ip.family, formatIp(ip), opened.port, opened.gso);
   }
 }

@@ -93,6 +93,7 @@ if (!skipWithoutNetns('io/udp')) {
         assert.is(sent, TOTAL);
         assert.is(next, TOTAL, 'every datagram arrived');
         assert.is(tx.stats.txPackets, TOTAL);
+        if (tx.gso) assert.ok(tx.stats.txGso > TOTAL / 2, 'same-destination runs went as GSO messages');
         assert.is(rx.stats.rxPackets, TOTAL);
         assert.is(pool.available, pool.slots);
       } finally {
@@ -184,7 +185,8 @@ if (!skipWithoutNetns('io/udp')) {
       veth(a, ia, '198.18.0.1/24', b, uniqueName('ub'), '198.18.0.2/24');
       // A slow qdisc holds the datagrams, so they hold the small send buffer.
       a.exec(['tc', 'qdisc', 'add', 'dev', ia, 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '10000000']);
-      const tx = UdpSocket.open({ netns: a.name, sndbuf: 4096 });
+      // Per-datagram sends: one GSO message could pass a nearly full buffer whole.
+      const tx = UdpSocket.open({ netns: a.name, sndbuf: 4096, gso: false });
       try {
         const pool = new PacketPool({ slots: 256 });
         const out = new Batch(pool, 64);
@@ -205,6 +207,90 @@ if (!skipWithoutNetns('io/udp')) {
         out.release();
       } finally {
         tx.close();
+      }
+    });
+  });
+
+  test('GSO: mixed runs and lengths arrive as the same datagrams, in order per destination', async () => {
+    await withNetns(['ua', 'ub'], async (a, b) => {
+      const ib = uniqueName('ub');
+      veth(a, uniqueName('ua'), '198.18.0.1/24', b, ib, '198.18.0.2/24');
+      b.ip('addr', 'add', '198.18.0.3/24', 'dev', ib);
+      const tx = UdpSocket.open({ netns: a.name });
+      const r2 = UdpSocket.open({ address: '198.18.0.2', port: 4789, rcvbuf: 4 << 20, netns: b.name });
+      const r3 = UdpSocket.open({ address: '198.18.0.3', port: 4789, rcvbuf: 4 << 20, netns: b.name });
+      try {
+        const pool = new PacketPool({ slots: 1024 });
+        const out = new Batch(pool, 256);
+        // Runs of 5 to one address then 3 to the other; every 7th datagram is shorter (ends a run).
+        const lenOf = (k: number) => (k % 7 === 6 ? 40 : 200);
+        const to3 = (k: number) => k % 8 >= 5;
+        for (let k = 0; k < 256; k++) {
+          const i = out.pushCopy(new Uint8Array(lenOf(k)));
+          pool.view.setUint32(out.start[i]!, k);
+          out.addr[4 * i] = parseIPv4(to3(k) ? '198.18.0.3' : '198.18.0.2');
+          out.peerPort[i] = 4789;
+        }
+        assert.is(tx.sendBatch(out), 256);
+        out.release();
+        if (tx.gso) assert.ok(tx.stats.txGso > 0);
+        const inb = new Batch(pool, 256);
+        for (const [rx, want] of [[r2, (k: number) => !to3(k)], [r3, to3]] as const) {
+          const expected = [...Array(256).keys()].filter(want);
+          const seen: number[] = [];
+          for (let tries = 0; seen.length < expected.length && tries < 30; tries++) {
+            await readable(rx, 100);
+            const n = rx.recvBatch(inb);
+            for (let i = 0; i < n; i++) {
+              const k = pool.view.getUint32(inb.start[i]!);
+              assert.is(inb.len[i], lenOf(k));
+              seen.push(k);
+            }
+            inb.release();
+          }
+          assert.equal(seen, expected);
+        }
+      } finally {
+        tx.close();
+        r2.close();
+        r3.close();
+      }
+    });
+  });
+
+  test('GSO: a run the path MTU refuses is resent datagram by datagram', async () => {
+    await withNetns(['ua', 'ub'], async (a, b) => {
+      const ia = uniqueName('ua');
+      veth(a, ia, '198.18.0.1/24', b, uniqueName('ub'), '198.18.0.2/24');
+      a.ip('link', 'set', ia, 'mtu', '1280');
+      const tx = UdpSocket.open({ netns: a.name });
+      const rx = UdpSocket.open({ address: '198.18.0.2', port: 4789, rcvbuf: 4 << 20, netns: b.name });
+      try {
+        if (!tx.gso) return;
+        const pool = new PacketPool({ slots: 256 });
+        const out = new Batch(pool, 16);
+        fill(out, 0, 16, 1400, (i) => {
+          out.addr[4 * i] = parseIPv4('198.18.0.2');
+          out.peerPort[i] = 4789;
+        });
+        assert.is(tx.sendBatch(out), 16);
+        out.release();
+        assert.is(tx.stats.txGsoFallback, 1);
+        assert.is(tx.stats.txPackets, 16);
+        // Sent singly, the kernel fragments each one; the receiver reassembles them.
+        const inb = new Batch(pool, 32);
+        let got = 0;
+        for (let tries = 0; got < 16 && tries < 30; tries++) {
+          await readable(rx, 100);
+          const n = rx.recvBatch(inb);
+          for (let i = 0; i < n; i++) assert.is(pool.view.getUint32(inb.start[i]!), got + i);
+          got += n;
+          inb.release();
+        }
+        assert.is(got, 16);
+      } finally {
+        tx.close();
+        rx.close();
       }
     });
   });
