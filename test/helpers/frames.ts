@@ -130,3 +130,18 @@ export function ipv4GrePacket(o: { src: number; dst: number; key: number; inner:
   const payloadLen = gre.length + o.inner.length;
   return Uint8Array.from([...ipv4Header({ src: o.src, dst: o.dst, protocol: 47, payloadLen }), ...gre, ...o.inner]);
 }
+
+/**
+ * A whole IPv6 GRE packet carrying an Ethernet frame (header included):
+ * // IPv6[GRE(key)[Ethernet[payload]]]. Addresses as four words each.
+ */
+export function ipv6GrePacket(o: { src: ArrayLike<number>; dst: ArrayLike<number>; key: number; inner: number[] }): Uint8Array {
+  const gre = greHeader({ protocol: ETHERTYPE.TEB, key: o.key });
+  const payloadLen = gre.length + o.inner.length;
+  const words = (w: ArrayLike<number>) => [0, 1, 2, 3].flatMap((i) => ipBytes(w[i]! >>> 0));
+  return Uint8Array.from([
+    0x60, 0, 0, 0, payloadLen >>> 8, payloadLen & 255, 47, 64,
+    ...words(o.src), ...words(o.dst),
+    ...gre, ...o.inner,
+  ]);
+}

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { RawIpSocket, PacketSocket, PacketPool, Batch, VtepError, parseIPv4, type Port } from '../../src/index.js';
+import { RawIpSocket, PacketSocket, PacketPool, Batch, VtepError, parseIPv4, parseIPv6, type Port } from '../../src/index.js';
 import { withNetns, veth, uniqueName, skipWithoutNetns, waitExit, PACKAGE_DIR, type Netns } from '../helpers/netns.js';
-import { ipv4GrePacket, ethHeader, greHeader, ETHERTYPE } from '../helpers/frames.js';
+import { ipv4GrePacket, ipv6GrePacket, ethHeader, greHeader, ETHERTYPE } from '../helpers/frames.js';
 
 const isInvalid = (field: string) => (e: unknown) => e instanceof VtepError && e.code === 'ERR_INVALID_ARG' && e.message.startsWith(field);
 
@@ -126,6 +126,47 @@ if (!skipWithoutNetns('io/raw')) {
         assert.equal([...p.subarray(28)], INNER);
         inb.release();
       } finally {
+        rx.close();
+      }
+    });
+  });
+
+  test('raw IPv6: our header goes out as built; the receiver gets the GRE payload and the source', async () => {
+    await withNetns(['ra', 'rb'], async (a, b) => {
+      const ia = uniqueName('ra');
+      const ib = uniqueName('rb');
+      veth(a, ia, undefined, b, ib, undefined);
+      a.ip('addr', 'add', '2001:db8:18::1/64', 'dev', ia, 'nodad');
+      b.ip('addr', 'add', '2001:db8:18::2/64', 'dev', ib, 'nodad');
+      const src = parseIPv6('2001:db8:18::1');
+      const dst = parseIPv6('2001:db8:18::2');
+      const tx = RawIpSocket.open({ family: 6, protocol: 47, netns: a.name });
+      const rx = RawIpSocket.open({ family: 6, protocol: 47, netns: b.name });
+      try {
+        const pool = new PacketPool({ slots: 16 });
+        const out = new Batch(pool, 4);
+        for (let k = 0; k < 3; k++) out.pushCopy(ipv6GrePacket({ src, dst, key: 0x100 + k, inner: INNER }));
+        assert.is(tx.sendBatch(out), 3);
+        out.release();
+        assert.is(tx.stats.txErrors, 0, tx.stats.lastError);
+        const inb = new Batch(pool, 8);
+        let got = 0;
+        for (let tries = 0; got < 3 && tries < 30; tries++) {
+          await readable(rx, 100);
+          const n = rx.recvBatch(inb);
+          for (let i = 0; i < n; i++) {
+            // IPv6 raw sockets deliver the payload only: GRE[Ethernet]
+            assert.is(pool.view.getUint16(inb.start[i]! + 2), ETHERTYPE.TEB);
+            assert.is(pool.view.getUint32(inb.start[i]! + 4), 0x100 + got + i);
+            assert.equal([...inb.addr.subarray(4 * i, 4 * i + 4)], [...src]);
+            assert.equal([...inb.packet(i).subarray(8)], INNER);
+          }
+          got += n;
+          inb.release();
+        }
+        assert.is(got, 3);
+      } finally {
+        tx.close();
         rx.close();
       }
     });

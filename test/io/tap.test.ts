@@ -236,6 +236,19 @@ if (!skipWithoutNetns('io/tap')) {
     });
   });
 
+  test('a name with %d is numbered by the kernel; the port carries the real name', async () => {
+    await withNetns(['vt'], async (ns) => {
+      const tap = TapDevice.open({ name: 'vtq%d', netns: ns.name });
+      try {
+        assert.is(tap.name, 'vtq0');
+        assert.ok(ns.hasLink('vtq0'));
+        assert.is(tap.info().name, 'vtq0');
+      } finally {
+        tap.close();
+      }
+    });
+  });
+
   test('a failed open restores the thread namespace and names the call', () => {
     const before = readlinkSync('/proc/thread-self/ns/net');
     assert.throws(() => TapDevice.open({ name: 'x', netns: `vtep-none-${process.pid}` }), (e: unknown) => {
