@@ -122,7 +122,7 @@ export function netnsPath(value: unknown, field = 'netns'): string | undefined {
   throw new VtepError('ERR_INVALID_ARG', `${field}: ${JSON.stringify(value)} is not a namespace name or an absolute path`);
 }
 
-/** Checks [from, to) against a batch; returns `to` resolved. Throws on misuse. */
+/** Checks [from, to) against a batch; throws ERR_INVALID_ARG on misuse. */
 export function checkRange(batch: Batch, from: number, to: number): void {
   if (!(from >= 0 && to <= batch.count && from <= to && (from | 0) === from && (to | 0) === to)) {
     throw new VtepError('ERR_INVALID_ARG', `range: [${from}, ${to}) is not within the batch's ${batch.count} packets`);

@@ -104,8 +104,11 @@ export class TapQueue extends FdPort {
   /**
    * Reads the frames that are ready into the empty `batch` (up to its
    * capacity, each into a fresh slot at the headroom); returns the count,
-   * 0 when none is ready. Frames longer than pool.dataRoom are dropped and
-   * counted (stats.rxTruncated).
+   * 0 when none is ready. A frame must be shorter than pool.dataRoom: one
+   * that fills the room may have been cut by the driver, so it is dropped
+   * and counted (stats.rxTruncated), as are longer ones. With the default
+   * pool that allows 1917-byte frames. For a multi-queue device, read every
+   * queue (tap.queues[i]); the kernel spreads flows over them.
    */
   readBatch(batch: Batch): number {
     if (!this.usable()) return 0;
