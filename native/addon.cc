@@ -1,16 +1,28 @@
 // vtep native addon: only what JavaScript cannot do well (TAP ioctls, batched
-// socket I/O, readiness). One call per batch, never per packet.
+// socket I/O, readiness). One call per batch, never per packet. The surface is
+// declared once in src/io/native.ts; the files here are split by concern:
+//   tap.cc       TAP open and ioctls        socket.cc    UDP, AF_PACKET, raw IP setup
+//   batch_io.cc  the batch read/write calls  poller.cc    uv_poll readiness
+//   common.cc    argument views, errno errors, the network-namespace scope
 #include <napi.h>
+
+#include "common.h"
 
 namespace {
 
+// Bumped whenever the native surface declared in src/io/native.ts changes.
+constexpr int kAbiVersion = 2;
+
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) {
-  // Bumped whenever the native surface declared in src/io/native.ts changes.
-  return Napi::Number::New(info.Env(), 1);
+  return Napi::Number::New(info.Env(), kAbiVersion);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Function::New(env, AbiVersion, "abiVersion"));
+  vtep::InitTap(env, exports);
+  vtep::InitSocket(env, exports);
+  vtep::InitBatchIo(env, exports);
+  vtep::InitPoller(env, exports);
   return exports;
 }
 

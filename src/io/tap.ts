@@ -1,0 +1,232 @@
+/**
+ * TAP devices: Ethernet frames between the kernel and pool slots.
+ *
+ *   const tap = TapDevice.open({ name: 'vm1tap', netns: 'ns1', mtu: 1500, mac: 0x020000000001, up: true });
+ *   tap.onReadable(() => { while (tap.readBatch(b) > 0) { ...; b.release(); } });
+ *
+ * One TapQueue per fd; TapDevice is queue 0 and holds every queue of a
+ * multi-queue device. A device opened with `netns` is created (or attached)
+ * inside that namespace: the native call enters it around TUNSETIFF and the
+ * ioctls and returns; the fd stays bound to the device wherever it moves.
+ * Later configuration (setMtu, setUp, ...) runs in the namespace where the
+ * device is at that moment (TUNGETDEVNETNS).
+ *
+ * With vnetHdr, each frame is preceded by a virtio-net header of vnetHdrSize
+ * bytes: on read it lands in the headroom just before `start` (the frame
+ * still starts at `start`); on write a zeroed header (no offload) goes first.
+ */
+import { VtepError, checkInt, invalidArg } from '../errors.js';
+import type { Batch } from '../packet/batch.js';
+import { isGroupMac, parseMac } from '../wire/addr.js';
+import { native, STAT, type NativeAddon, type TapInfo, type TapConfigArgs } from './native.js';
+import { FdPort, checkRange, nativeError, netnsPath, releaseTail } from './port.js';
+
+export interface TapOptions {
+  /** Interface name, at most 15 bytes; "%d" lets the kernel number it. Default "vtep%d". */
+  name?: string;
+  /** Namespace to create or attach the device in: a name from `ip netns add` or a path. */
+  netns?: string;
+  /** IFF_VNET_HDR: a virtio-net header before every frame. Default false. */
+  vnetHdr?: boolean;
+  /** Size of that header: 10 (virtio_net_hdr) or 12 (with num_buffers). Default 12. */
+  vnetHdrSize?: 10 | 12;
+  /** IFF_MULTI_QUEUE: open `queues` fds on one device. Default false. */
+  multiQueue?: boolean;
+  /** Number of queues to open (1..256); more than 1 needs multiQueue. Default 1. */
+  queues?: number;
+  /** TUNSETPERSIST: true keeps the device after close, false clears it; unset leaves it. */
+  persist?: boolean;
+  /** IFF_TUN_EXCL: fail with EBUSY instead of attaching to an existing device. Default false. */
+  exclusive?: boolean;
+  /** MTU (68..65535). Unset leaves the kernel's (1500 for a new device). */
+  mtu?: number;
+  /** Unicast MAC, as a 48-bit number or "02:00:00:00:00:01". Unset: the kernel's random one. */
+  mac?: number | string;
+  /** Bring the link up (true) or down (false). Unset leaves it. */
+  up?: boolean;
+  /** Device transmit queue length, i.e. frames the kernel holds for us to read. */
+  txQueueLen?: number;
+}
+
+const NAME_RE = /^[^\s/:]{1,15}$/;
+const MAX_QUEUES = 256;
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name) || Buffer.byteLength(name) > 15 || name === '.' || name === '..') {
+    throw invalidArg('name', name, 'an interface name of 1..15 bytes without "/", ":" or spaces');
+  }
+  return name;
+}
+
+function checkMac(mac: unknown): number {
+  const m = typeof mac === 'string' ? parseMac(mac, 'mac') : mac;
+  if (typeof m !== 'number' || !Number.isInteger(m) || m < 0 || m > 0xffffffffffff) {
+    throw invalidArg('mac', mac, 'a 48-bit MAC number or a "02:00:00:00:00:01" string');
+  }
+  if (isGroupMac(m) || m === 0) throw invalidArg('mac', mac, 'a unicast, non-zero MAC');
+  return m;
+}
+
+function checkBool(field: string, v: unknown): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  throw invalidArg(field, v, 'a boolean');
+}
+
+function configArgs(o: { mtu?: unknown; mac?: unknown; up?: unknown; txQueueLen?: unknown; persist?: unknown }): TapConfigArgs {
+  const c: TapConfigArgs = {};
+  if (o.mtu !== undefined) c.mtu = checkInt('mtu', o.mtu, 68, 65535);
+  if (o.mac !== undefined) c.mac = checkMac(o.mac);
+  const up = checkBool('up', o.up);
+  if (up !== undefined) c.up = up;
+  if (o.txQueueLen !== undefined) c.txQueueLen = checkInt('txQueueLen', o.txQueueLen, 0, 0x7fffffff);
+  const persist = checkBool('persist', o.persist);
+  if (persist !== undefined) c.persist = persist;
+  return c;
+}
+
+/** One queue (fd) of a TAP device. */
+export class TapQueue extends FdPort {
+  readonly kind = 'tap' as const;
+  /** Queue number within the device. */
+  readonly queue: number;
+  /** Bytes of virtio-net header before each frame (0 without vnetHdr). */
+  readonly vnetHdrSize: number;
+  protected readonly n: NativeAddon;
+
+  /** @internal Use TapDevice.open. */
+  constructor(fd: number, name: string, queue: number, vnetHdrSize: number) {
+    super(fd, name);
+    this.queue = queue;
+    this.vnetHdrSize = vnetHdrSize;
+    this.n = native();
+  }
+
+  /**
+   * Reads the frames that are ready into the empty `batch` (up to its
+   * capacity, each into a fresh slot at the headroom); returns the count,
+   * 0 when none is ready. A frame must be shorter than pool.dataRoom: one
+   * that fills the room may have been cut by the driver, so it is dropped
+   * and counted (stats.rxTruncated), as are longer ones. With the default
+   * pool that allows 1917-byte frames. For a multi-queue device, read every
+   * queue (tap.queues[i]); the kernel spreads flows over them.
+   */
+  readBatch(batch: Batch): number {
+    if (!this.usable()) return 0;
+    const n = batch.prepareRx();
+    if (n === 0) return 0;
+    const pool = batch.pool;
+    const st = this.st;
+    const got = this.n.fdReadBatch(this._fd, pool.u8, batch.start, batch.len, n, pool.dataRoom, this.vnetHdrSize, st);
+    batch.count = got;
+    if (got < n) releaseTail(batch, got, n);
+    if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('read');
+    return got;
+  }
+
+  /** Writes entries [from, to); returns how many were consumed (see Port). */
+  writeBatch(batch: Batch, from = 0, to = batch.count): number {
+    if (!this.usable()) return 0;
+    checkRange(batch, from, to);
+    if (from === to) return 0;
+    const st = this.st;
+    const done = this.n.fdWriteBatch(this._fd, batch.pool.u8, batch.start, batch.len, from, to, this.vnetHdrSize, st);
+    if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('write');
+    return done;
+  }
+
+  protected pollErrno(): number {
+    // After the device is deleted every tun ioctl fails with EBADFD.
+    try {
+      this.n.tapInfo(this._fd);
+      return 0;
+    } catch (err) {
+      return typeof (err as { errno?: unknown }).errno === 'number' ? (err as { errno: number }).errno : 0;
+    }
+  }
+}
+
+/** A TAP device: queue 0 itself, every queue in `queues`. */
+export class TapDevice extends TapQueue {
+  /** All queues, queues[0] === this. */
+  readonly queues: readonly TapQueue[];
+
+  private constructor(fds: number[], name: string, vnetHdrSize: number) {
+    super(fds[0]!, name, 0, vnetHdrSize);
+    const queues: TapQueue[] = [this];
+    for (let q = 1; q < fds.length; q++) queues.push(new TapQueue(fds[q]!, name, q, vnetHdrSize));
+    this.queues = queues;
+  }
+
+  /** Creates or attaches to a TAP device (IFF_TAP | IFF_NO_PI, non-blocking). */
+  static open(options: TapOptions = {}): TapDevice {
+    if (options === null || typeof options !== 'object') throw invalidArg('options', options, 'an object');
+    const name = checkName(options.name ?? 'vtep%d');
+    const netns = netnsPath(options.netns);
+    const vnetHdr = checkBool('vnetHdr', options.vnetHdr) ?? false;
+    const vnetHdrSize = vnetHdr ? (options.vnetHdrSize ?? 12) : 0;
+    if (vnetHdr && vnetHdrSize !== 10 && vnetHdrSize !== 12) throw invalidArg('vnetHdrSize', options.vnetHdrSize, '10 or 12');
+    const multiQueue = checkBool('multiQueue', options.multiQueue) ?? false;
+    const queues = checkInt('queues', options.queues ?? 1, 1, MAX_QUEUES);
+    if (queues > 1 && !multiQueue) throw invalidArg('queues', queues, '1 unless multiQueue is true');
+    const exclusive = checkBool('exclusive', options.exclusive) ?? false;
+    const config = configArgs(options);
+    let opened: { fds: number[]; name: string };
+    try {
+      opened = native().tapOpen({ name, ...(netns === undefined ? {} : { netns }), vnetHdr, vnetHdrSize, multiQueue, queues, exclusive, ...config });
+    } catch (err) {
+      throw nativeError(`tap ${name}`, err);
+    }
+    return new TapDevice(opened.fds, opened.name, vnetHdrSize);
+  }
+
+  /** Name, ifindex, MTU, MAC, up/running as the kernel has them now. */
+  info(): TapInfo {
+    this.#open();
+    try {
+      return this.n.tapInfo(this._fd);
+    } catch (err) {
+      throw nativeError(`tap ${this.name}`, err);
+    }
+  }
+
+  setMtu(mtu: number): void {
+    this.#configure({ mtu });
+  }
+
+  setMac(mac: number | string): void {
+    this.#configure({ mac });
+  }
+
+  setUp(up: boolean): void {
+    this.#configure({ up });
+  }
+
+  setTxQueueLen(txQueueLen: number): void {
+    this.#configure({ txQueueLen });
+  }
+
+  /** true: the device outlives close(); false: it goes with the last fd. */
+  setPersist(persist: boolean): void {
+    this.#configure({ persist });
+  }
+
+  /** Closes every queue. A non-persistent device disappears with its last fd. */
+  override close(): void {
+    for (let q = this.queues.length - 1; q > 0; q--) this.queues[q]!.close();
+    super.close();
+  }
+
+  #open(): void {
+    if (this.closed) throw new VtepError('ERR_CLOSED', `tap ${this.name}: used after close()`);
+  }
+
+  #configure(o: TapConfigArgs | { mac: number | string }): void {
+    this.#open();
+    const args = configArgs(o);
+    try {
+      this.n.tapConfigure(this._fd, args);
+    } catch (err) {
+      throw nativeError(`tap ${this.name}`, err);
+    }
+  }
+}
