@@ -5,3 +5,5 @@ export type { TapInfo } from './native.js';
 export { UdpSocket, type UdpOptions } from './udp.js';
 export { PacketSocket, RawIpSocket, ETH_P_ALL, type PacketSocketOptions, type RawIpOptions } from './raw.js';
 export type { SocketOptions } from './socket.js';
+export { MemoryPort, type MemoryPortOptions, type TransmitObserver } from './memory.js';
+export { PcapPort, type PcapPortOptions } from './pcapport.js';
