@@ -32,23 +32,24 @@ interface CStart {
   checksums: number[];
 }
 
-/** The C reference as a child process that answers one command per line. */
-class CRef {
+/**
+ * A C reference program as a child process: it reads its input file, prints
+ * one JSON line, then answers one JSON line per command line on stdin.
+ */
+export class CProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly pending: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   private readonly dir: string;
 
-  constructor(width: number, keyWords: Uint32Array, lengths: Uint8Array, values: Int32Array, sets: Uint32Array[], updates: Uint32Array) {
-    this.dir = mkdtempSync(path.join(tmpdir(), 'vtep-lpm-'));
+  constructor(cfile: string, input: (Uint32Array | Int32Array)[], args: string[] = []) {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'vtep-bench-'));
     const file = path.join(this.dir, 'input.bin');
-    const header = Uint32Array.of(0x4c504d31, width, lengths.length, KEYS, sets.length, updates.length);
-    const parts = [header, keyWords, Uint32Array.from(lengths), values, ...sets, updates];
-    writeFileSync(file, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
-    this.child = spawn(compileC('lpm_dir24_8.c'), [file, String(SECONDS)]);
+    writeFileSync(file, Buffer.concat(input.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+    this.child = spawn(compileC(cfile), [file, ...args]);
     this.child.stderr.pipe(process.stderr);
     createInterface({ input: this.child.stdout }).on('line', (line) => this.pending.shift()?.resolve(line));
     this.child.on('exit', (code) => {
-      for (const p of this.pending.splice(0)) p.reject(new Error(`lpm_dir24_8 exited with ${code}`));
+      for (const p of this.pending.splice(0)) p.reject(new Error(`${cfile} exited with ${code}`));
     });
   }
 
@@ -58,15 +59,16 @@ class CRef {
     });
   }
 
-  start(): Promise<CStart> {
-    return this.next() as unknown as Promise<CStart>;
+  /** The first line (printed after the program has read its input). */
+  start<T>(): Promise<T> {
+    return this.next() as Promise<T>;
   }
 
   async cmd(line: string): Promise<{ per_s: number; checksum?: number }> {
     const p = this.next();
     this.child.stdin.write(line + '\n');
     const r = await p;
-    if (typeof r['per_s'] !== 'number') throw new Error(`lpm_dir24_8: ${JSON.stringify(r)}`);
+    if (typeof r['per_s'] !== 'number') throw new Error(`C reference: ${JSON.stringify(r)}`);
     return r as { per_s: number; checksum?: number };
   }
 
@@ -77,7 +79,12 @@ class CRef {
   }
 }
 
-function checksum(out: Int32Array): number {
+function lpmRef(width: number, keyWords: Uint32Array, lengths: Uint8Array, values: Int32Array, sets: Uint32Array[], updates: Uint32Array): CProcess {
+  const header = Uint32Array.of(0x4c504d31, width, lengths.length, KEYS, sets.length, updates.length);
+  return new CProcess('lpm_dir24_8.c', [header, keyWords, Uint32Array.from(lengths), values, ...sets, updates], [String(SECONDS)]);
+}
+
+export function checksum(out: Int32Array): number {
   let s = 0;
   for (let i = 0; i < out.length; i++) s = (Math.imul(s, 31) + out[i]!) >>> 0;
   return s;
@@ -97,7 +104,7 @@ function sample(n: number, count: number, seed: number): Uint32Array {
   return all.slice(0, count);
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >>> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -107,7 +114,7 @@ function median(xs: number[]): number {
  * ROUNDS alternating measurements of a JavaScript figure (ops per call x calls
  * per second) and the C command it is compared with.
  */
-async function paired(c: CRef, cmd: string, name: string, perCall: number, fn: () => void, unit: string, cname: string): Promise<BenchRow> {
+export async function paired(c: CProcess, cmd: string, name: string, perCall: number, fn: () => void, unit: string, cname: string): Promise<BenchRow> {
   const js: number[] = [];
   const cs: number[] = [];
   const ratios: number[] = [];
@@ -141,9 +148,9 @@ async function family4(ctx: BenchContext, rows: BenchRow[]): Promise<void> {
   const sets = [randomKeys4(KEYS, 1), inTableKeys4(tbl, KEYS, 2)];
   const updates = sample(n, UPDATES, 3);
   ctx.log(`v4: ${n} prefixes, ${KEYS} keys per set; C DIR-24-8 reference`);
-  const c = new CRef(32, tbl.addresses, tbl.lengths, values, sets, updates);
+  const c = lpmRef(32, tbl.addresses, tbl.lengths, values, sets, updates);
   try {
-    const cinfo = await c.start();
+    const cinfo = await c.start<CStart>();
 
     // Build: bulk load (shortest first, as the C build), best of three fresh tables.
     let build = Infinity;
@@ -231,9 +238,9 @@ async function family6(ctx: BenchContext, rows: BenchRow[]): Promise<void> {
   const sets = [randomKeys6(KEYS, 4), inTableKeys6(tbl, KEYS, 5)];
   const updates = sample(n, Math.min(UPDATES, n >>> 1), 6);
   ctx.log(`v6: ${n} prefixes, ${KEYS} keys per set; C DIR-24-8-8 reference`);
-  const c = new CRef(128, tbl.words, tbl.lengths, values, sets, updates);
+  const c = lpmRef(128, tbl.words, tbl.lengths, values, sets, updates);
   try {
-    const cinfo = await c.start();
+    const cinfo = await c.start<CStart>();
     let build = Infinity;
     let lpm = new Lpm6();
     for (let r = 0; r < 3; r++) {
