@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- lpm` (LPM_BENCH=v4 or v6 for one family): Lpm4 and Lpm6
+ * `npm run bench -- lpm` (LPM_BENCH=v4 or v6 for one family, LPM_BENCH=layouts
+ * for the comparison of trie layouts behind the choice of Lpm4's): Lpm4 and Lpm6
  * on the real tables of test/data next to a C DIR-24-8 (bench/c/lpm_dir24_8.c,
  * after DPDK rte_lpm/rte_lpm6) fed the same prefixes, values, keys and update
  * sequence. The C program builds its table once and then measures on command,
@@ -294,12 +295,140 @@ async function family6(ctx: BenchContext, rows: BenchRow[]): Promise<void> {
   }
 }
 
+/**
+ * The layouts considered, built statically from the real IPv4 table (shortest
+ * prefixes first, leaf-pushed, Int32 entries as in Lpm4) and looked up by code
+ * of the same shape, so that only the layout differs: memory of the lookup
+ * arrays and batched lookups, relative to DIR-24-8 in JavaScript.
+ */
+class StaticLayout {
+  readonly dir: Int32Array;
+  readonly levels: Int32Array[] = [];
+  private readonly counts: number[] = [];
+
+  constructor(
+    readonly dirBits: number,
+    readonly strides: number[],
+    tbl: { count: number; addresses: Uint32Array; lengths: Uint8Array },
+  ) {
+    this.dir = new Int32Array(1 << dirBits).fill(-1);
+    for (const s of strides) {
+      this.levels.push(new Int32Array(1024 << s).fill(-1));
+      this.counts.push(1); // node 0 reserved: ~0 = -1 is "no route"
+    }
+    const order = Array.from({ length: tbl.count }, (_, i) => i).sort((x, y) => tbl.lengths[x]! - tbl.lengths[y]!);
+    for (const i of order) this.add(tbl.addresses[i]!, tbl.lengths[i]!, i);
+  }
+
+  private node(level: number, fill: number): number {
+    const s = this.strides[level]!;
+    const n = this.counts[level]!++;
+    let arr = this.levels[level]!;
+    if ((n + 1) << s > arr.length) {
+      const grown = new Int32Array(arr.length * 2).fill(-1);
+      grown.set(arr);
+      arr = this.levels[level] = grown;
+    }
+    arr.fill(fill, n << s, (n + 1) << s);
+    return n;
+  }
+
+  private add(a: number, len: number, v: number): void {
+    let cut = this.dirBits;
+    let arr = this.dir;
+    let idx = a >>> (32 - cut);
+    let span = len <= cut ? 1 << (cut - len) : 1;
+    for (let level = 0; len > cut; level++) {
+      const e = arr[idx]!;
+      let n: number;
+      if (e < -1) n = ~e;
+      else {
+        n = this.node(level, e);
+        arr[idx] = ~n;
+      }
+      const s = this.strides[level]!;
+      arr = this.levels[level]!;
+      cut += s;
+      idx = (n << s) | ((a >>> (32 - cut)) & ((1 << s) - 1));
+      span = len <= cut ? 1 << (cut - len) : 1;
+    }
+    arr.fill(v, idx, idx + span);
+  }
+
+  get bytes(): number {
+    return this.dir.byteLength + this.levels.reduce((sum, l, k) => sum + (this.counts[k]! << this.strides[k]!) * 4, 0);
+  }
+
+  /**
+   * A batch lookup compiled for this layout: straight-line code per level, as
+   * Lpm4.lookup() is written, so that the loop shape does not favour a layout.
+   */
+  compile(): (keys: Uint32Array, out: Int32Array) => void {
+    let body = `const e0 = dir[a >>> ${32 - this.dirBits}];\nlet e = e0;\n`;
+    let shift = 32 - this.dirBits;
+    let close = '';
+    this.strides.forEach((s, k) => {
+      shift -= s;
+      body += `if (e < -1) { e = L${k}[(~e << ${s}) | ((a >>> ${shift}) & ${(1 << s) - 1})];\n`;
+      close += '}';
+    });
+    const src = `return function batch(keys, out) {\n for (let i = 0; i < keys.length; i++) {\n const a = keys[i];\n ${body}${close}\n out[i] = e;\n }\n};`;
+    const names = this.levels.map((_, k) => `L${k}`);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('dir', ...names, src)(this.dir, ...this.levels) as (keys: Uint32Array, out: Int32Array) => void;
+  }
+}
+
+async function layouts(ctx: BenchContext, rows: BenchRow[]): Promise<void> {
+  const tbl = loadTable4();
+  const sets = [randomKeys4(KEYS, 1), inTableKeys4(tbl, KEYS, 2)];
+  const shapes: [string, number, number[]][] = [
+    ['DIR-24-8', 24, [8]],
+    ['DIR-16-8-8 (VPP mtrie shape)', 16, [8, 8]],
+    ['DIR-16-4-4-4-4', 16, [4, 4, 4, 4]],
+    ['DIR-18-6-8', 18, [6, 8]],
+    ['DIR-20-4-8', 20, [4, 8]],
+    ['DIR-20-4-4-4 (Lpm4)', 20, [4, 4, 4]],
+  ];
+  const out = new Int32Array(KEYS);
+  const refs = [0, 0];
+  const base: number[] = [];
+  for (const [name, d, strides] of shapes) {
+    ctx.log(`layout ${name}`);
+    const l = new StaticLayout(d, strides, tbl);
+    rows.push({ name: `layout ${name}: lookup arrays`, value: l.bytes / tbl.count, unit: 'B/prefix', note: `${(l.bytes / 2 ** 20).toFixed(1)} MiB` });
+    const batch = l.compile();
+    for (let s = 0; s < 2; s++) {
+      batch(sets[s]!, out);
+      if (base.length < 2) refs[s] = checksum(out);
+      else if (checksum(out) !== refs[s]) throw new Error(`layout ${name}: results differ from DIR-24-8`);
+      const m = measure(`${name} ${s}`, () => batch(sets[s]!, out), SECONDS);
+      const rate = m.hz * KEYS;
+      if (base.length < 2) base.push(rate);
+      rows.push({ name: `layout ${name}: ${s === 0 ? 'random' : 'in-table'}`, value: rate, unit: 'lookups/s', rme: m.rme, baseline: 'DIR-24-8', ratio: rate / base[s]!, note: 'same loop shape for all' });
+    }
+  }
+  // The shipped batch (eight lookups interleaved) on the same keys.
+  const lpm = new Lpm4();
+  const values = Int32Array.from({ length: tbl.count }, (_, i) => i);
+  lpm.load(tbl.addresses, tbl.lengths, values);
+  for (let s = 0; s < 2; s++) {
+    const m = measure(`Lpm4 ${s}`, () => lpm.lookupBatch(sets[s]!, out), SECONDS);
+    rows.push({ name: `Lpm4.lookupBatch (interleaved): ${s === 0 ? 'random' : 'in-table'}`, value: m.hz * KEYS, unit: 'lookups/s', rme: m.rme, baseline: 'DIR-24-8', ratio: (m.hz * KEYS) / base[s]! });
+  }
+}
+
 export const suite: Suite = {
   description: 'Lpm4/Lpm6 on the real BGP tables: build, lookups (single, batched), updates, bytes per prefix vs a C DIR-24-8',
   async run(ctx) {
     const rows: BenchRow[] = [];
-    // LPM_BENCH=v4 or v6 runs one family only (bench/index.ts passes suite names only).
+    // LPM_BENCH=v4 or v6 runs one family only (bench/index.ts passes suite names only);
+    // LPM_BENCH=layouts compares the layouts considered for Lpm4.
     const only = process.env['LPM_BENCH'];
+    if (only === 'layouts') {
+      await layouts(ctx, rows);
+      return rows;
+    }
     if (only !== 'v6') await family4(ctx, rows);
     if (only !== 'v4') await family6(ctx, rows);
     return rows;

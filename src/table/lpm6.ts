@@ -145,7 +145,8 @@ export class Lpm6 {
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[byLen[lengths[i]!]!++] = i;
     const t = this.t;
-    t.reserveNodes(t.nodeCount + count);
+    // About 0.62 nodes per prefix in Internet IPv6 tables.
+    t.reserveNodes(t.nodeCount + Math.ceil(count * 0.65));
     const kw = t.kw;
     for (let k = 0; k < count; k++) {
       const i = order[k]!;
