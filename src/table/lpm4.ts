@@ -88,14 +88,13 @@ export class Lpm4 {
 
   /** Longest-prefix match of one address: the value, or -1. */
   lookup(address: number): number {
-    const t = this.t;
-    let e = t.dir[address >>> 12]!;
+    const t = this.t.t;
+    let e = t[address >>> 12]!;
     if (e < -1) {
-      const nodes = t.nodes;
-      e = nodes[(~e << 4) | ((address >>> 8) & 15)]!;
+      e = t[~e | ((address >>> 8) & 15)]!;
       if (e < -1) {
-        e = nodes[(~e << 4) | ((address >>> 4) & 15)]!;
-        if (e < -1) e = nodes[(~e << 4) | (address & 15)]!;
+        e = t[~e | ((address >>> 4) & 15)]!;
+        if (e < -1) e = t[~e | (address & 15)]!;
       }
     }
     return e;
@@ -109,8 +108,7 @@ export class Lpm4 {
     if (count > addresses.length || count > out.length || !(count >= 0)) {
       throw invalidArg('count', count, `at most ${Math.min(addresses.length, out.length)} (the lengths of addresses and out)`);
     }
-    const dir = this.t.dir;
-    const t = this.t.nodes;
+    const t = this.t.t;
     let i = 0;
     for (; i + 8 <= count; i += 8) {
       const a0 = addresses[i]!;
@@ -121,22 +119,22 @@ export class Lpm4 {
       const a5 = addresses[i + 5]!;
       const a6 = addresses[i + 6]!;
       const a7 = addresses[i + 7]!;
-      let e0 = dir[a0 >>> 12]!;
-      let e1 = dir[a1 >>> 12]!;
-      let e2 = dir[a2 >>> 12]!;
-      let e3 = dir[a3 >>> 12]!;
-      let e4 = dir[a4 >>> 12]!;
-      let e5 = dir[a5 >>> 12]!;
-      let e6 = dir[a6 >>> 12]!;
-      let e7 = dir[a7 >>> 12]!;
-      if (e0 < -1) e0 = t[(~e0 << 4) | ((a0 >>> 8) & 15)]!;
-      if (e1 < -1) e1 = t[(~e1 << 4) | ((a1 >>> 8) & 15)]!;
-      if (e2 < -1) e2 = t[(~e2 << 4) | ((a2 >>> 8) & 15)]!;
-      if (e3 < -1) e3 = t[(~e3 << 4) | ((a3 >>> 8) & 15)]!;
-      if (e4 < -1) e4 = t[(~e4 << 4) | ((a4 >>> 8) & 15)]!;
-      if (e5 < -1) e5 = t[(~e5 << 4) | ((a5 >>> 8) & 15)]!;
-      if (e6 < -1) e6 = t[(~e6 << 4) | ((a6 >>> 8) & 15)]!;
-      if (e7 < -1) e7 = t[(~e7 << 4) | ((a7 >>> 8) & 15)]!;
+      let e0 = t[a0 >>> 12]!;
+      let e1 = t[a1 >>> 12]!;
+      let e2 = t[a2 >>> 12]!;
+      let e3 = t[a3 >>> 12]!;
+      let e4 = t[a4 >>> 12]!;
+      let e5 = t[a5 >>> 12]!;
+      let e6 = t[a6 >>> 12]!;
+      let e7 = t[a7 >>> 12]!;
+      if (e0 < -1) e0 = t[~e0 | ((a0 >>> 8) & 15)]!;
+      if (e1 < -1) e1 = t[~e1 | ((a1 >>> 8) & 15)]!;
+      if (e2 < -1) e2 = t[~e2 | ((a2 >>> 8) & 15)]!;
+      if (e3 < -1) e3 = t[~e3 | ((a3 >>> 8) & 15)]!;
+      if (e4 < -1) e4 = t[~e4 | ((a4 >>> 8) & 15)]!;
+      if (e5 < -1) e5 = t[~e5 | ((a5 >>> 8) & 15)]!;
+      if (e6 < -1) e6 = t[~e6 | ((a6 >>> 8) & 15)]!;
+      if (e7 < -1) e7 = t[~e7 | ((a7 >>> 8) & 15)]!;
       out[i] = e0;
       out[i + 1] = e1;
       out[i + 2] = e2;
@@ -151,8 +149,8 @@ export class Lpm4 {
           let e = out[k]!;
           if (e < -1) {
             const a = addresses[k]!;
-            e = t[(~e << 4) | ((a >>> 4) & 15)]!;
-            if (e < -1) e = t[(~e << 4) | (a & 15)]!;
+            e = t[~e | ((a >>> 4) & 15)]!;
+            if (e < -1) e = t[~e | (a & 15)]!;
             out[k] = e;
           }
         }

@@ -78,22 +78,21 @@ export class Lpm6 {
 
   /** Longest-prefix match of the address in words[off..off+4): the value, or -1. */
   lookup(words: Uint32Array, off = 0): number {
-    const t = this.t;
+    const t = this.t.t;
     let w = words[off]!;
-    let e = t.dir[w >>> 16]!;
+    let e = t[w >>> 16]!;
     if (e >= -1) return e;
-    const nodes = t.nodes;
-    e = nodes[(~e << 4) | ((w >>> 12) & 15)]!;
+    e = t[~e | ((w >>> 12) & 15)]!;
     if (e >= -1) return e;
-    e = nodes[(~e << 4) | ((w >>> 8) & 15)]!;
+    e = t[~e | ((w >>> 8) & 15)]!;
     if (e >= -1) return e;
-    e = nodes[(~e << 4) | ((w >>> 4) & 15)]!;
+    e = t[~e | ((w >>> 4) & 15)]!;
     if (e >= -1) return e;
-    e = nodes[(~e << 4) | (w & 15)]!;
+    e = t[~e | (w & 15)]!;
     // Words 1..3: eight nibbles each; the last level holds leaves only.
     for (let k = 1; e < -1; k++) {
       w = words[off + k]!;
-      for (let sh = 28; sh >= 0 && e < -1; sh -= 4) e = nodes[(~e << 4) | ((w >>> sh) & 15)]!;
+      for (let sh = 28; sh >= 0 && e < -1; sh -= 4) e = t[~e | ((w >>> sh) & 15)]!;
     }
     return e;
   }
@@ -103,23 +102,22 @@ export class Lpm6 {
     if (4 * count > words.length || count > out.length || !(count >= 0)) {
       throw invalidArg('count', count, `at most ${Math.min(words.length >>> 2, out.length)} (addresses in words, length of out)`);
     }
-    const dir = this.t.dir;
-    const nodes = this.t.nodes;
+    const t = this.t.t;
     for (let i = 0; i < count; i++) {
       const o = i << 2;
       let w = words[o]!;
-      let e = dir[w >>> 16]!;
+      let e = t[w >>> 16]!;
       if (e < -1) {
-        e = nodes[(~e << 4) | ((w >>> 12) & 15)]!;
+        e = t[~e | ((w >>> 12) & 15)]!;
         if (e < -1) {
-          e = nodes[(~e << 4) | ((w >>> 8) & 15)]!;
+          e = t[~e | ((w >>> 8) & 15)]!;
           if (e < -1) {
-            e = nodes[(~e << 4) | ((w >>> 4) & 15)]!;
+            e = t[~e | ((w >>> 4) & 15)]!;
             if (e < -1) {
-              e = nodes[(~e << 4) | (w & 15)]!;
+              e = t[~e | (w & 15)]!;
               for (let k = 1; e < -1; k++) {
                 w = words[o + k]!;
-                for (let sh = 28; sh >= 0 && e < -1; sh -= 4) e = nodes[(~e << 4) | ((w >>> sh) & 15)]!;
+                for (let sh = 28; sh >= 0 && e < -1; sh -= 4) e = t[~e | ((w >>> sh) & 15)]!;
               }
             }
           }
