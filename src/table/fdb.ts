@@ -222,6 +222,7 @@ export class Fdb extends EventEmitter<FdbEvents> {
 
   /** The value for (bd, MAC), or -1. MAC as its top 16 and low 32 bits. No allocation. */
   lookup(bd: number, macHi: number, macLo: number): number {
+    // The low 32 bits tell MACs apart best (the top 16 are often a shared OUI): compare them first.
     const k1 = (bd << 16) | macHi;
     const k2 = macLo | 0;
     const t = this.t;
@@ -229,15 +230,15 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const nb = this.nb;
     const b1 = fastrange(h, nb);
     let o = b1 << 4;
-    if (t[o] === k1 && t[o + 1] === k2) return t[o + 2]!;
-    if (t[o + 4] === k1 && t[o + 5] === k2) return t[o + 6]!;
-    if (t[o + 8] === k1 && t[o + 9] === k2) return t[o + 10]!;
-    if (t[o + 12] === k1 && t[o + 13] === k2) return t[o + 14]!;
+    if (t[o + 1] === k2 && t[o] === k1) return t[o + 2]!;
+    if (t[o + 5] === k2 && t[o + 4] === k1) return t[o + 6]!;
+    if (t[o + 9] === k2 && t[o + 8] === k1) return t[o + 10]!;
+    if (t[o + 13] === k2 && t[o + 12] === k1) return t[o + 14]!;
     o = other(h, b1, nb) << 4;
-    if (t[o] === k1 && t[o + 1] === k2) return t[o + 2]!;
-    if (t[o + 4] === k1 && t[o + 5] === k2) return t[o + 6]!;
-    if (t[o + 8] === k1 && t[o + 9] === k2) return t[o + 10]!;
-    if (t[o + 12] === k1 && t[o + 13] === k2) return t[o + 14]!;
+    if (t[o + 1] === k2 && t[o] === k1) return t[o + 2]!;
+    if (t[o + 5] === k2 && t[o + 4] === k1) return t[o + 6]!;
+    if (t[o + 9] === k2 && t[o + 8] === k1) return t[o + 10]!;
+    if (t[o + 13] === k2 && t[o + 12] === k1) return t[o + 14]!;
     return -1;
   }
 
