@@ -7,3 +7,4 @@ export * from './tunnel/index.js';
 export { Reason, REASON_NAMES, REASON_TEXT, REASON_COUNT, reasonName, reasonCountsObject, type ReasonName } from './packet/reasons.js';
 export * from './pcap/index.js';
 export * from './io/index.js';
+export * from './table/index.js';
