@@ -418,7 +418,7 @@ export class Dataplane extends EventEmitter {
       value = Route.nexthop(this.nexthops.add({ type: 'drop' }));
     } else {
       const ids = nexthops.map((n, i) => this.addNextHop(v, n, `nexthops[${i}]`));
-      value = ids.length === 1 ? Route.nexthop(ids[0]!) : Route.group(this.nexthops.addGroup(ids, { weights: nexthops.map((n) => n.weight ?? 1) }));
+      value = ids.length === 1 ? Route.nexthop(ids[0]!) : this.nexthops.addGroup(ids, { weights: nexthops.map((n) => n.weight ?? 1) }); // addGroup returns the route value
     }
     if (p.family === 4) v.vrf.v4.add(p.words[0]!, p.length, value);
     else v.vrf.v6.add(p.words, p.length, value);
