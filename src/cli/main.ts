@@ -5,12 +5,14 @@ import { PACKAGE_ROOT } from '../io/native.js';
 import { Exit } from './common.js';
 import { encapCommand, ENCAP_HELP } from './encap.js';
 import { decapCommand, DECAP_HELP } from './decap.js';
+import { runCommand, RUN_HELP } from './run.js';
 
 const HELP = `Usage: vtep <command> [options]
 
 Commands:
   encap   encapsulate the frames of a capture (VXLAN, GRE, MPLS-over-UDP/GRE)
   decap   decapsulate a capture under a config, with a verdict per packet
+  run     run a vSwitch from a config file (TAP devices, VXLAN/GRE/MPLS underlay)
   bench   run the benchmark suites (encap, lpm, fdb, io, e2e)
 
 'vtep <command> --help' tells more. 'vtep --version' prints the version.`;
@@ -18,6 +20,7 @@ Commands:
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   encap: { run: encapCommand, help: ENCAP_HELP },
   decap: { run: decapCommand, help: DECAP_HELP },
+  run: { run: runCommand, help: RUN_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {

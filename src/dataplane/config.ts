@@ -25,8 +25,6 @@ export interface TapConfig {
   mtu?: number;
   /** Network namespace (a name under /var/run/netns) to create the TAP in. */
   netns?: string;
-  /** Open this many queues of one multi-queue TAP. Default 1. */
-  queues: number;
 }
 
 export interface GatewayPortConfig extends TapConfig {
@@ -171,9 +169,9 @@ const IFNAME = /^[^\s/:]{1,15}$/;
 
 function tapPort(path: string, v: unknown, extra: readonly string[] = []): TapConfig & Obj {
   const o = obj(path, v);
-  onlyKeys(path, o, ['tap', 'mac', 'mtu', 'netns', 'queues', ...extra]);
+  onlyKeys(path, o, ['tap', 'mac', 'mtu', 'netns', ...extra]);
   if (typeof o.tap !== 'string' || !IFNAME.test(o.tap)) throw invalidConfig(`${path}.tap`, o.tap, 'a device name of 1-15 characters without "/", ":" or spaces');
-  const p: TapConfig & Obj = { tap: o.tap, queues: o.queues === undefined ? 1 : int(`${path}.queues`, o.queues, 1, 256) };
+  const p: TapConfig & Obj = { tap: o.tap };
   if (o.mac !== undefined) p.mac = mac(`${path}.mac`, o.mac);
   if (o.mtu !== undefined) p.mtu = int(`${path}.mtu`, o.mtu, 68, 65535);
   if (o.netns !== undefined) p.netns = str(`${path}.netns`, o.netns);
@@ -213,6 +211,14 @@ function nexthop(path: string, v: unknown, ports: ReadonlySet<string>): RouteNex
     return nh;
   }
   throw invalidConfig(path, v, 'a next hop with "remote" (a tunnel) or "port" (a local port)');
+}
+
+/** Configs that came out of parseVswitchConfig (so they need no second validation). */
+const validated = new WeakSet<object>();
+
+/** True for a config returned by parseVswitchConfig. */
+export function isVswitchConfig(x: unknown): x is VswitchConfig {
+  return x !== null && typeof x === 'object' && validated.has(x);
 }
 
 /** Validates a parsed VSWITCH.json; throws VtepError ERR_INVALID_CONFIG naming the field. */
@@ -320,7 +326,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
       const t = tapPort(pp, p, ['gateway', 'gateway6', 'routerMac']) as GatewayPortConfig & Obj;
       claimTap(`${pp}.tap`, t.tap);
       const x = p as Obj;
-      const g: GatewayPortConfig = { tap: t.tap, queues: t.queues };
+      const g: GatewayPortConfig = { tap: t.tap };
       if (t.mac !== undefined) g.mac = t.mac;
       if (t.mtu !== undefined) g.mtu = t.mtu;
       if (t.netns !== undefined) g.netns = t.netns;
@@ -365,13 +371,15 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   });
 
   underlay.gre ||= usesGre;
-  return {
+  const config: VswitchConfig = {
     underlay,
     bridges,
     vrfs,
     macLimit: top.macLimit === undefined ? 1 << 20 : int('macLimit', top.macLimit, 0, 1 << 24),
     ageSeconds: top.ageSeconds === undefined ? 300 : int('ageSeconds', top.ageSeconds, 1, 1 << 20),
   };
+  validated.add(config);
+  return config;
 }
 
 function describeKeys(o: Obj): string {

@@ -43,6 +43,10 @@ import { NextHops, NextHopKind, Route } from '../table/nexthop.js';
 import { Vrfs, type Vrf } from '../table/vrf.js';
 import type { Port, PortStats } from '../io/port.js';
 import { arpReply, echoReply4, echoReply6, ndAdvert, nsTarget } from './respond.js';
+import { parseVswitchConfig, isVswitchConfig, type VswitchConfig, type TapConfig } from './config.js';
+import { TapDevice } from '../io/tap.js';
+import { UdpSocket } from '../io/udp.js';
+import { RawIpSocket } from '../io/raw.js';
 
 /** What a port does in the pipeline. */
 export const PortRole = { NONE: 0, BRIDGE: 1, ROUTER: 2, UNDERLAY: 3 } as const;
@@ -261,6 +265,76 @@ export class Dataplane extends EventEmitter {
   }
 
   // ---------------------------------------------------------------- control
+
+  /**
+   * A dataplane from a vSwitch config (see config.ts): creates its TAP
+   * devices and underlay sockets (a UDP socket each for VXLAN and
+   * MPLS-over-UDP, a raw IP socket for GRE when used), its bridge domains,
+   * VRFs, routes and static entries. If anything fails, whatever was opened is
+   * closed again and the error is thrown (ERR_INVALID_CONFIG for the config,
+   * ERR_NATIVE for the system).
+   */
+  static fromConfig(input: unknown, options: DataplaneOptions = {}): Dataplane {
+    const c: VswitchConfig = isVswitchConfig(input) ? input : parseVswitchConfig(input);
+    const dp = new Dataplane({ ...options, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
+    try {
+      const u = c.underlay;
+      const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl };
+      if (u.peers !== undefined) uo.peers = u.peers;
+      dp.setUnderlay(uo);
+      const family = dp.underlay!.address.family;
+      const sock = { address: u.address, reusePort: true, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
+      dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.vxlanPort }), true);
+      dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.mplsPort }), true);
+      if (u.gre) {
+        const raw = { family, protocol: IpProto.GRE, address: u.address, ...(u.netns === undefined ? {} : { netns: u.netns }) } as const;
+        dp.addUnderlaySocket(RawIpSocket.open(raw), true);
+      }
+      for (const b of c.bridges) {
+        const bo: BridgeOptions = { encap: b.encap, flood: b.flood, arpSuppress: b.arpSuppress, learn: b.learn };
+        if (b.encap === 'vxlan') bo.vni = b.id;
+        else if (b.encap === 'gre') bo.key = b.id;
+        else bo.label = b.id;
+        if (b.macLimit !== undefined) bo.macLimit = b.macLimit;
+        const bi = dp.addBridge(bo);
+        for (const p of b.ports) dp.addBridgePort(bi, openTap(p), true);
+        for (const f of b.fdb) dp.addFdb(bi, f.mac, f.remote !== undefined ? { remote: f.remote } : { port: f.port! });
+        for (const a of b.arp) dp.addArp(bi, a.ip, a.mac);
+      }
+      for (const v of c.vrfs) {
+        const vo: { name: string; label?: number; vni?: number } = { name: v.name };
+        if (v.label !== undefined) vo.label = v.label;
+        if (v.vni !== undefined) vo.vni = v.vni;
+        dp.addVrf(vo);
+        for (const p of v.ports) {
+          const po: VrfPortOptions = {};
+          if (p.gateway !== undefined) po.gateway = `${formatIp(p.gateway)}/${p.gateway.length}`;
+          if (p.gateway6 !== undefined) po.gateway6 = `${formatIp(p.gateway6)}/${p.gateway6.length}`;
+          if (p.routerMac !== undefined) po.routerMac = p.routerMac;
+          dp.addVrfPort(v.name, openTap(p), po, true);
+        }
+        for (const r of v.routes) {
+          dp.addRoute(v.name, r.prefixText, r.nexthops.map((n): RouteNextHop => {
+            if (n.remote !== undefined) {
+              const t: RouteNextHop = { remote: n.remote, encap: n.encap!, weight: n.weight };
+              if (n.encap === 'vxlan') t.vni = n.id;
+              else if (n.encap === 'gre') t.key = n.id;
+              else t.label = n.id;
+              if (n.mac !== undefined) t.mac = n.mac;
+              return t;
+            }
+            const l: RouteNextHop = { port: n.port!, weight: n.weight };
+            if (n.via !== undefined) l.via = n.via;
+            return l;
+          }));
+        }
+      }
+    } catch (err) {
+      dp.close();
+      throw err;
+    }
+    return dp;
+  }
 
   /** Configures the underlay: our address, ports, peers; frame mode with `port`. */
   setUnderlay(o: UnderlayOptions): void {
@@ -1338,6 +1412,15 @@ function macArg(field: string, v: number | string): number {
   if (typeof v === 'string') return parseMac(v, field);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffffffff) throw invalidArg(field, v, 'a 48-bit MAC');
   return v;
+}
+
+/** Opens a TAP device of a config, up, non-persistent. */
+function openTap(p: TapConfig): TapDevice {
+  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false };
+  if (p.netns !== undefined) o.netns = p.netns;
+  if (p.mtu !== undefined) o.mtu = p.mtu;
+  if (p.mac !== undefined) o.mac = p.mac;
+  return TapDevice.open(o);
 }
 
 /** The network of an interface address (host bits cleared). */

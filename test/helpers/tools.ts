@@ -1,6 +1,6 @@
 /** External tools as test oracles (tshark, editcap), temporary folders, root checks. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -24,11 +24,6 @@ export function haveTool(cmd: string): boolean {
 /** True when tshark runs here (CI installs it); tests print one skip line otherwise. */
 export function haveTshark(): boolean {
   return haveTool('tshark');
-}
-
-/** True when running as root with /dev/net/tun: TAP and namespace tests can run. */
-export function canNetns(): boolean {
-  return process.getuid?.() === 0 && existsSync('/dev/net/tun');
 }
 
 /** Runs a tool and fails loudly with its stderr; returns its stdout. */
