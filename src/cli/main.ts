@@ -6,6 +6,7 @@ import { Exit } from './common.js';
 import { encapCommand, ENCAP_HELP } from './encap.js';
 import { decapCommand, DECAP_HELP } from './decap.js';
 import { runCommand, RUN_HELP } from './run.js';
+import { demoCommand, DEMO_HELP } from './demo.js';
 
 const HELP = `Usage: vtep <command> [options]
 
@@ -13,6 +14,7 @@ Commands:
   encap   encapsulate the frames of a capture (VXLAN, GRE, MPLS-over-UDP/GRE)
   decap   decapsulate a capture under a config, with a verdict per packet
   run     run a vSwitch from a config file (TAP devices, VXLAN/GRE/MPLS underlay)
+  demo    two dataplanes and simulated hosts pinging across tunnels (no root needed)
   bench   run the benchmark suites (encap, lpm, fdb, io, e2e)
 
 'vtep <command> --help' tells more. 'vtep --version' prints the version.`;
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   encap: { run: encapCommand, help: ENCAP_HELP },
   decap: { run: decapCommand, help: DECAP_HELP },
   run: { run: runCommand, help: RUN_HELP },
+  demo: { run: demoCommand, help: DEMO_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {

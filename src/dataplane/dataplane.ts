@@ -169,6 +169,21 @@ interface BridgeEntry {
   tunnelOf: Int32Array;
 }
 
+/** A routed packet waiting for its next hop's MAC. */
+interface Held {
+  slot: number;
+  /** Where the Ethernet header goes, and the frame's end. */
+  start: number;
+  end: number;
+  port: number;
+  ver: number;
+  since: number;
+}
+
+/** Packets held per unresolved neighbor (Linux's unres_qlen default), and for how long. */
+const HOLD_PER_NEIGHBOR = 3;
+const HOLD_MS = 3000;
+
 interface VrfEntry {
   index: number;
   vrf: Vrf;
@@ -182,6 +197,8 @@ interface VrfEntry {
   neighPort: number[];
   /** Last time (clock ms) an ARP request or NS was sent for an address (key: text). */
   asked: Map<string, number>;
+  /** Packets held while their next hop is resolved (key: address text), as a kernel's unres_qlen. */
+  pending: Map<string, Held[]>;
   /** Connected next hop per port id of this VRF. */
   connected: Map<number, number>;
 }
@@ -446,7 +463,7 @@ export class Dataplane extends EventEmitter {
     const index = this.vrfList.length;
     const e: VrfEntry = {
       index, vrf, label: o.label, vni: o.vni, ports: [], neigh4: new IdMap(), neigh6: new Addr6Map(), neighMac: [], neighPort: [],
-      asked: new Map(), connected: new Map(),
+      asked: new Map(), pending: new Map(), connected: new Map(),
     };
     this.vrfList.push(e);
     this.requireUnderlay();
@@ -519,6 +536,14 @@ export class Dataplane extends EventEmitter {
       const v = this.vrfList[e.owner]!;
       v.ports = v.ports.filter((p) => p !== id);
     }
+    for (const v of this.vrfList) {
+      for (const [key, held] of v.pending) {
+        const keep = held.filter((h) => h.port !== id);
+        for (const h of held) if (h.port === id) this.pool.free(h.slot);
+        if (keep.length === 0) v.pending.delete(key);
+        else v.pending.set(key, keep);
+      }
+    }
     if (e.owned) e.port.close();
     this.ports[id] = undefined;
     this.byName.delete(e.name);
@@ -552,6 +577,10 @@ export class Dataplane extends EventEmitter {
   close(): void {
     if (this.closedFlag) return;
     this.stop();
+    for (const v of this.vrfList) {
+      for (const held of v.pending.values()) for (const h of held) this.pool.free(h.slot);
+      v.pending.clear();
+    }
     for (const e of this.ports) if (e !== undefined) this.removePort(e.id);
     this.closedFlag = true;
   }
@@ -1173,6 +1202,48 @@ export class Dataplane extends EventEmitter {
       v.neighMac.push(mac);
       v.neighPort.push(port);
     }
+    if (v.pending.size > 0) this.release(v, formatIp({ family: 4, words: Uint32Array.of(ip) }), mac, port);
+  }
+
+  /** Sends the packets held for a neighbor that has just answered. */
+  private release(v: VrfEntry, key: string, mac: number, port: number): void {
+    const held = v.pending.get(key);
+    if (held === undefined) return;
+    v.pending.delete(key);
+    const u8 = this.pool.u8;
+    const oe = this.ports[port];
+    for (const h of held) {
+      if (oe !== undefined && h.port === port) {
+        writeMac(u8, h.start, mac);
+        writeMac(u8, h.start + 6, oe.routerMac);
+        put16(u8, h.start + 12, h.ver === 4 ? EtherType.IPV4 : EtherType.IPV6);
+        this.enqueue(port, h.slot, h.start, h.end - h.start);
+      } else {
+        this.drops[Reason['no-neighbor']]!++;
+      }
+      this.pool.free(h.slot);
+    }
+  }
+
+  /** Holds a routed packet until its next hop answers; false when it cannot be held. */
+  private hold(v: VrfEntry, key: string, slot: number, start: number, end: number, port: number, ver: number): boolean {
+    const now = this.clock();
+    let held = v.pending.get(key);
+    if (held !== undefined && held.length > 0 && now - held[0]!.since > HOLD_MS) {
+      // Nobody answered for a while: what was held is dropped.
+      for (const h of held) this.pool.free(h.slot);
+      this.drops[Reason['no-neighbor']]! += held.length;
+      held = undefined;
+      v.pending.delete(key);
+    }
+    if (held === undefined) {
+      held = [];
+      v.pending.set(key, held);
+    }
+    if (held.length === HOLD_PER_NEIGHBOR) return false;
+    this.pool.retain(slot);
+    held.push({ slot, start, end, port, ver, since: now });
+    return true;
   }
 
   private neighLearn6(v: VrfEntry, u8: Uint8Array, at: number, mac: number, port: number): void {
@@ -1187,6 +1258,7 @@ export class Dataplane extends EventEmitter {
       v.neighMac.push(mac);
       v.neighPort.push(port);
     }
+    if (v.pending.size > 0) this.release(v, formatIp({ family: 6, words: w.slice() }), mac, port);
   }
 
   /**
@@ -1242,15 +1314,16 @@ export class Dataplane extends EventEmitter {
       if (via !== undefined) k = via.family === 4 ? v.neigh4.get(via.words[0]!) : v.neigh6.getWords(via.words, 0);
       else if (ver === 4) k = v.neigh4.get(u32(u8, l3 + Ipv4.DST));
       else k = v.neigh6.getWords(this.words, 0);
-      if (k < 0 || v.neighPort[k] !== out) {
-        this.solicit(v, oe, ver, via, l3);
-        return this.drop(e, Reason['no-route']);
-      }
       let fs = s;
       if (l3 - s !== Eth.HEADER_LEN) {
         // Routed from a tunnel (an IP payload): prepend an Ethernet header.
         fs = l3 - Eth.HEADER_LEN;
         if (fs - slot * this.pool.slotSize < 0) return this.drop(e, Reason['no-headroom']);
+      }
+      if (k < 0 || v.neighPort[k] !== out) {
+        const target = this.solicit(v, oe, ver, via, l3);
+        if (!this.hold(v, target, slot, fs, ipEnd, out, ver)) this.drop(e, Reason['no-neighbor']);
+        return;
       }
       writeMac(u8, fs, v.neighMac[k]!);
       writeMac(u8, fs + 6, oe.routerMac);
@@ -1282,22 +1355,22 @@ export class Dataplane extends EventEmitter {
    * Asks for a missing neighbor on port `oe`: an ARP request or a neighbor
    * solicitation from the gateway, at most once a second per address.
    */
-  private solicit(v: VrfEntry, oe: PortEntry, ver: number, via: IpAddr | undefined, l3: number): void {
+  private solicit(v: VrfEntry, oe: PortEntry, ver: number, via: IpAddr | undefined, l3: number): string {
     const u8 = this.pool.u8;
     const target: IpAddr = via ?? (ver === 4 ? { family: 4, words: Uint32Array.of(u32(u8, l3 + Ipv4.DST)) } : { family: 6, words: this.words.slice() });
     const key = formatIp(target);
     const now = this.clock();
     const last = v.asked.get(key);
-    if (last !== undefined && now - last < 1000) return;
+    if (last !== undefined && now - last < 1000) return key;
     v.asked.set(key, now);
     const slot = this.pool.alloc();
-    if (slot < 0) return;
+    if (slot < 0) return key;
     const s = this.pool.dataStart(slot);
     let len: number;
     if (target.family === 4) {
       if (oe.gw4len === 0) {
         this.pool.free(slot);
-        return;
+        return key;
       }
       writeMac(u8, s, 0xffffffffffff);
       writeMac(u8, s + 6, oe.routerMac);
@@ -1313,7 +1386,7 @@ export class Dataplane extends EventEmitter {
     } else {
       if (oe.gw6 === null) {
         this.pool.free(slot);
-        return;
+        return key;
       }
       const sn = solicitedNode(target.words[3]!);
       writeMac(u8, s, 0x333300000000 + (sn[3] >>> 0) % 0x100000000);
@@ -1341,6 +1414,7 @@ export class Dataplane extends EventEmitter {
     this.requestsSent++;
     this.enqueue(oe.id, slot, s, len);
     this.pool.free(slot); // the queue holds its reference
+    return key;
   }
 
   // --------------------------------------------------------------- transmit

@@ -19,6 +19,7 @@ const LIST = [
   ['no-headroom', 'not enough headroom to prepend the outer headers'],
   ['too-big', 'larger than the egress MTU with DF set'],
   ['no-route', 'no route in the VRF for the destination'],
+  ['no-neighbor', 'the next hop did not answer ARP / neighbor solicitation in time'],
   ['no-port', 'the output port is missing or down'],
   ['ttl-expired', 'TTL or hop limit reached zero on forwarding'],
   ['no-buffer', 'no free packet slot (pool exhausted)'],
