@@ -12,7 +12,7 @@ import { Udp } from '../wire/udp.js';
 import { Gre } from '../wire/gre.js';
 import { EtherType } from '../wire/ethernet.js';
 import { IpProto } from '../wire/ip.js';
-import { flowHash, flowHashIp } from './flowhash.js';
+import { flowHash, flowHashIp, flowHashPool } from './flowhash.js';
 import { Depth, Payload, TunnelProto, type Tunnel } from './tunnel.js';
 
 /**
@@ -27,7 +27,15 @@ function copyTemplate(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: U
     const c = t.copy32;
     const w = at >>> 2;
     const nw = n >>> 2;
-    for (let i = 0; i < nw; i++) u32[w + i] = c[i]!;
+    let i = 0;
+    // Four words a step: every header is 7 to 20 words long.
+    for (; i + 4 <= nw; i += 4) {
+      u32[w + i] = c[i]!;
+      u32[w + i + 1] = c[i + 1]!;
+      u32[w + i + 2] = c[i + 2]!;
+      u32[w + i + 3] = c[i + 3]!;
+    }
+    for (; i < nw; i++) u32[w + i] = c[i]!;
     if ((n & 2) !== 0) u16![(at + n - 2) >>> 1] = t.copy16[(n - 2) >>> 1]!;
     return;
   }
@@ -40,6 +48,17 @@ function copyTemplate(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: U
   }
   const c = t.copy8;
   for (let i = 0; i < n; i++) u8[at + i] = c[i]!;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Writes a big-endian 16-bit field at u8[o]: one native store when a 16-bit view allows. */
+function field16(u8: Uint8Array, u16: Uint16Array | null, o: number, v: number): void {
+  if (u16 !== null && (o & 1) === 0) u16[o >>> 1] = LITTLE_ENDIAN ? ((v & 0xff) << 8) | ((v >>> 8) & 0xff) : v;
+  else {
+    u8[o] = v >>> 8;
+    u8[o + 1] = v;
+  }
 }
 
 /** TOS / traffic class of the inner IP header, or 0 when the payload is not IP. */
@@ -95,8 +114,7 @@ function encapCore(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint
     const ip = full + t.ipOff;
     if (t.family === 4) {
       const total = end - ip;
-      u8[ip + Ipv4.TOTAL_LEN] = total >>> 8;
-      u8[ip + Ipv4.TOTAL_LEN + 1] = total;
+      field16(u8, u16, ip + Ipv4.TOTAL_LEN, total);
       let sum = t.ip4Base + total;
       if (t.tos < 0) {
         const tos = innerTos(u8, start, len, t.payload);
@@ -105,13 +123,10 @@ function encapCore(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint
       }
       // RFC 1624: the template's sum plus what changed, folded twice (sum < 2^20).
       sum = (sum & 0xffff) + (sum >>> 16);
-      sum = ~((sum & 0xffff) + (sum >>> 16));
-      u8[ip + Ipv4.CHECKSUM] = sum >>> 8;
-      u8[ip + Ipv4.CHECKSUM + 1] = sum;
+      sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+      field16(u8, u16, ip + Ipv4.CHECKSUM, sum);
     } else {
-      const plen = end - ip - Ipv6.HEADER_LEN;
-      u8[ip + Ipv6.PAYLOAD_LEN] = plen >>> 8;
-      u8[ip + Ipv6.PAYLOAD_LEN + 1] = plen;
+      field16(u8, u16, ip + Ipv6.PAYLOAD_LEN, end - ip - Ipv6.HEADER_LEN);
       if (t.tos < 0) {
         const tc = innerTos(u8, start, len, t.payload);
         u8[ip] = 0x60 | (tc >>> 4);
@@ -127,13 +142,8 @@ function encapCore(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint
     if (t.isUdp) {
       const udp = full + t.l4Off;
       const ulen = end - udp;
-      u8[udp + Udp.LENGTH] = ulen >>> 8;
-      u8[udp + Udp.LENGTH + 1] = ulen;
-      if (t.srcPort < 0) {
-        const port = t.portMin + (hash & t.portMask);
-        u8[udp + Udp.SRC_PORT] = port >>> 8;
-        u8[udp + Udp.SRC_PORT + 1] = port;
-      }
+      field16(u8, u16, udp + Udp.LENGTH, ulen);
+      if (t.srcPort < 0) field16(u8, u16, udp + Udp.SRC_PORT, t.portMin + (hash & t.portMask));
       if (t.elOff >= 0) writeEntropyLabel(t, u8, full, hash);
       if (t.udpChecksum) {
         // Pseudo-header: addresses (precomputed for IPv6), protocol, length.
@@ -207,7 +217,7 @@ export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number 
     const len = b.len[i]!;
     let h = b.hash[i]!;
     if (h === 0 && wantHash) {
-      h = payloadHash(t, u8, s, len);
+      h = t.payload === Payload.ETHERNET ? flowHashPool(u8, u16, u32, s, len) : flowHashIp(u8, s, len);
       b.hash[i] = h;
     }
     const ns = encapCore(t, u8, u16, u32, s, len, h);
