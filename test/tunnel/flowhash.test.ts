@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flowHash, flowHashIp, entropyPort } from '../../src/index.js';
+import { flowHash, flowHashIp, flowHashPool, entropyPort, PacketPool } from '../../src/index.js';
 
 /** Seeded xorshift32. */
 function rng(seed: number): () => number {
@@ -83,6 +83,28 @@ test('equal flows hash equal; payload, IP id and length do not matter; fragments
   assert.is(flowHash(f1, 0, 64), flowHash(f2, 0, 64));
   assert.is(flowHashIp(a, 14, 50), flowHashIp(b, 14, 50));
   assert.ok(flowHash(new Uint8Array(0), 0, 0) !== 0, 'never 0');
+});
+
+test('the pool fast path gives the value of the byte path, at every alignment, for every kind of frame', () => {
+  const pool = new PacketPool({ slots: 4 });
+  const r = rng(99);
+  const kinds = [
+    frame(r(), r(), 80, 443, 6),
+    frame(r(), r(), 53, 5353, 17),
+    frame(r(), r(), 1, 2, 1), // ICMP: no ports
+    (() => { const f = frame(r(), r(), 7, 8); f[20] = 0x20; return f; })(), // fragment
+    (() => { const f = frame(r(), r(), 7, 8); f[14] = 0x46; return f; })(), // IHL 6: ports further on
+    (() => { const f = frame(1, 2, 3, 4); f[12] = 0x86; f[13] = 0xdd; return f; })(), // IPv6 EtherType
+    (() => { const f = frame(1, 2, 3, 4); f[12] = 0x81; f[13] = 0x00; return f; })(), // VLAN tag
+    frame(1, 2, 3, 4).subarray(0, 30), // cut short
+  ];
+  for (const f of kinds) {
+    for (let align = 0; align < 8; align++) {
+      const at = pool.dataStart(0) - 2 + align;
+      pool.u8.set(f, at);
+      assert.is(flowHashPool(pool.u8, pool.u16, pool.u32, at, f.length), flowHash(f, 0, f.length), `align ${align}`);
+    }
+  }
 });
 
 test.run();
