@@ -33,11 +33,11 @@ import { IpProto } from '../wire/ip.js';
 import { verifies } from '../wire/checksum.js';
 import { Icmp6Type, Nd, NdOpt, findNdOption, fillIcmp6Checksum, solicitedNode } from '../wire/icmpv6.js';
 import { Tunnel, TunnelProto, PROTO_NAMES, type TunnelProtoName, type TunnelOptions } from '../tunnel/tunnel.js';
-import { encapInPlace } from '../tunnel/encap.js';
+import { encapInPool } from '../tunnel/encap.js';
 import { Decapsulator, Inner, type DecapConfig } from '../tunnel/decap.js';
 import { flowHashIp } from '../tunnel/flowhash.js';
 import { IdMap, Addr6Map } from '../tunnel/idmap.js';
-import { Fdb, FDB_REMOTE } from '../table/fdb.js';
+import { Fdb, FDB_REMOTE, Learn } from '../table/fdb.js';
 import { Remotes } from '../table/remotes.js';
 import { NextHops, NextHopKind, Route } from '../table/nexthop.js';
 import { Vrfs, type Vrf } from '../table/vrf.js';
@@ -235,13 +235,15 @@ export class Dataplane extends EventEmitter {
   private readonly bridges: BridgeEntry[] = [];
   private readonly vrfList: VrfEntry[] = [];
   private readonly tunnels: Tunnel[] = [];
-  /** Tunnel index -> underlay port id, remote index. */
-  private readonly tunnelPort: number[] = [];
-  private readonly tunnelRemote: number[] = [];
+  /** Tunnel index -> underlay port id, remote index, protocol, UDP destination port (grown as tunnels are made). */
+  private tunnelPort = new Int32Array(64);
+  private tunnelRemote = new Int32Array(64);
+  private tunnelProto = new Uint8Array(64);
+  private tunnelDstPort = new Uint16Array(64);
   /** Next hop id -> tunnel index (TUNNEL next hops) or -1. */
   private nhTunnel = new Int32Array(0);
-  /** Next hop id -> inner destination MAC for VXLAN routes, neighbor IPv4 for `via` (LOCAL). */
-  private readonly nhMac = new Map<number, number>();
+  /** Next hop id -> inner destination MAC of a VXLAN route; neighbor address of a `via` route. */
+  private nhMac = new Float64Array(0);
   private readonly nhVia = new Map<number, IpAddr>();
 
   private underlay: { address: IpAddr; ttl: number; vxlanPort: number; mplsPort: number; framePort: number; mac: number; nextHopMac: number; udp: number[]; raw: number[] } | undefined;
@@ -264,6 +266,11 @@ export class Dataplane extends EventEmitter {
 
   // Reused per packet (no allocation on the hot path).
   private readonly words = new Uint32Array(4);
+  /** The last source learned from the underlay in this batch (see bridgeFromRemote). */
+  private learnedHi = -1;
+  private learnedLo = -1;
+  private learnedAt = -1;
+  private learnedBd = -1;
 
   constructor(options: DataplaneOptions = {}) {
     super();
@@ -275,6 +282,7 @@ export class Dataplane extends EventEmitter {
     this.fdb = new Fdb({ maxLearned: options.macLimit ?? 1 << 20, ageMs: (options.ageSeconds ?? 300) * 1000, clock: this.clock });
     this.nexthops = new NextHops({ remotes: this.remotes });
     this.nhTunnel = new Int32Array(this.nexthops.capacity).fill(-1);
+    this.nhMac = new Float64Array(this.nexthops.capacity);
     this.vrfs = new Vrfs();
     this.rx = new Batch(this.pool, this.batchSize);
     const n = maxRemotes * 5;
@@ -566,6 +574,17 @@ export class Dataplane extends EventEmitter {
     this.ageTimer = undefined;
   }
 
+  /**
+   * Runs a batch through the pipeline as if it had been received on a port:
+   * for frames that come from elsewhere (a capture, a test, another
+   * process). The batch must be of this dataplane's pool; its slots are
+   * taken over and the batch is left empty.
+   */
+  inject(idOrName: number | string, batch: Batch): void {
+    if (batch.pool !== this.pool) throw invalidArg('batch', 'a batch of another pool', "a batch of this dataplane's pool (dp.pool)");
+    this.process(batch, this.entry(this.portId(idOrName)));
+  }
+
   /** Reads and processes everything ready on every port once; returns the packets read. */
   poll(): number {
     let n = 0;
@@ -698,7 +717,7 @@ export class Dataplane extends EventEmitter {
       const payload = proto === TunnelProto.VXLAN ? 'ethernet' : 'ip';
       if (proto === TunnelProto.VXLAN) {
         if (n.mac === undefined) throw invalidArg(`${field}.mac`, undefined, 'given for a VXLAN route (the inner destination MAC)');
-        this.nhMac.set(nh, macArg(`${field}.mac`, n.mac));
+        this.nhMac[nh] = macArg(`${field}.mac`, n.mac);
       }
       this.nhTunnel[nh] = this.makeTunnel(proto, remote, id as number, payload);
       return nh;
@@ -745,10 +764,24 @@ export class Dataplane extends EventEmitter {
     if (proto === TunnelProto.VXLAN) opts.dstPort = u.vxlanPort;
     if (proto === TunnelProto.MPLSOUDP) opts.dstPort = u.mplsPort;
     const t = new Tunnel(opts);
+    const ti = this.tunnels.length;
+    if (ti === this.tunnelPort.length) {
+      const grow = <T extends Int32Array | Uint8Array | Uint16Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.tunnelPort = grow(this.tunnelPort);
+      this.tunnelRemote = grow(this.tunnelRemote);
+      this.tunnelProto = grow(this.tunnelProto);
+      this.tunnelDstPort = grow(this.tunnelDstPort);
+    }
     this.tunnels.push(t);
-    this.tunnelPort.push(port);
-    this.tunnelRemote.push(remote);
-    return this.tunnels.length - 1;
+    this.tunnelPort[ti] = port;
+    this.tunnelRemote[ti] = remote;
+    this.tunnelProto[ti] = proto;
+    this.tunnelDstPort[ti] = t.dstPort;
+    return ti;
   }
 
   private bridgeTunnel(b: BridgeEntry, remote: number): number {
@@ -780,7 +813,7 @@ export class Dataplane extends EventEmitter {
   }
 
   /** Runs one received batch through the pipeline and transmits the result. */
-  process(b: Batch, e: PortEntry): void {
+  private process(b: Batch, e: PortEntry): void {
     const n = b.count;
     let bytes = 0;
     for (let i = 0; i < n; i++) bytes += b.len[i]!;
@@ -804,6 +837,14 @@ export class Dataplane extends EventEmitter {
     const br = this.bridges[e.owner]!;
     const fdb = this.fdb;
     const now = this.clock();
+    // Frames of a batch mostly share their source (the VM behind the port) and
+    // often their destination: learn a source once per run of equal ones, and
+    // reuse the previous lookup for an equal destination (until learning changes the table).
+    let learnedHi = -1;
+    let learnedLo = -1;
+    let cachedHi = -1;
+    let cachedLo = -1;
+    let cached = -1;
     for (let i = 0; i < b.count; i++) {
       const s = b.start[i]!;
       const len = b.len[i]!;
@@ -816,14 +857,33 @@ export class Dataplane extends EventEmitter {
         this.drop(e, Reason.filtered); // a group MAC is never a source
         continue;
       }
-      if (br.learn) fdb.learn(br.index, srcHi, u32(u8, s + 8), e.id, now);
-      if (br.arpSuppress && this.suppress(br, e, b, i, s, len)) continue;
+      if (br.learn) {
+        const srcLo = u32(u8, s + 8);
+        if (srcHi !== learnedHi || srcLo !== learnedLo) {
+          const st = fdb.learn(br.index, srcHi, srcLo, e.id, now);
+          learnedHi = srcHi;
+          learnedLo = srcLo;
+          if (st === Learn.NEW || st === Learn.MOVED) cachedHi = -1;
+        }
+      }
+      if (br.arpSuppress) {
+        const type = (u8[s + 12]! << 8) | u8[s + 13]!;
+        if ((type === EtherType.ARP || type === EtherType.IPV6) && this.suppress(br, e, b, i, s, len)) continue;
+      }
       const dstHi = (u8[s]! << 8) | u8[s + 1]!;
       if ((dstHi & 0x100) !== 0) {
         this.flood(br, e.id, b.slot[i]!, s, len, true);
         continue;
       }
-      const v = fdb.lookup(br.index, dstHi, u32(u8, s + 2));
+      const dstLo = u32(u8, s + 2);
+      let v: number;
+      if (dstHi === cachedHi && dstLo === cachedLo) v = cached;
+      else {
+        v = fdb.lookup(br.index, dstHi, dstLo);
+        cachedHi = dstHi;
+        cachedLo = dstLo;
+        cached = v;
+      }
       if (v < 0) this.flood(br, e.id, b.slot[i]!, s, len, true);
       else if ((v & FDB_REMOTE) !== 0) this.toRemote(br, v & (FDB_REMOTE - 1), b.slot[i]!, s, len);
       else if (v === e.id) this.drop(e, Reason.loop);
@@ -925,7 +985,7 @@ export class Dataplane extends EventEmitter {
     const first = this.tunnels[t0]!;
     if (first.depth === 2 /* UDP */) {
       // Over UDP sockets the tunnel header is the same for every remote: encapsulate once, send to each.
-      const ns = encapInPlace(first, this.pool.u8, s, len, 0);
+      const ns = encapInPool(first, this.pool, s, len, 0);
       const hl = len + (s - ns);
       for (let k = 0; k < n; k++) {
         const r = list[k]!;
@@ -961,7 +1021,7 @@ export class Dataplane extends EventEmitter {
       this.drops[Reason['no-headroom']]!++;
       return;
     }
-    const ns = encapInPlace(t, this.pool.u8, s, len, 0);
+    const ns = encapInPool(t, this.pool, s, len, 0);
     this.enqueueTunnel(ti, slot, ns, len + (s - ns));
   }
 
@@ -981,8 +1041,8 @@ export class Dataplane extends EventEmitter {
     q.addr[a + 1] = rw[4 * r + 1]!;
     q.addr[a + 2] = rw[4 * r + 2]!;
     q.addr[a + 3] = rw[4 * r + 3]!;
-    q.peerPort[i] = this.tunnels[ti]!.dstPort;
-    const k = r * 5 + this.tunnels[ti]!.proto;
+    q.peerPort[i] = this.tunnelDstPort[ti]!;
+    const k = r * 5 + this.tunnelProto[ti]!;
     this.tc.txPackets[k]!++;
     this.tc.txBytes[k]! += len;
   }
@@ -993,6 +1053,8 @@ export class Dataplane extends EventEmitter {
     const d = this.decap;
     const depth = e.depth;
     const addr = b.addr;
+    const now = this.clock();
+    this.learnedHi = -1; // the learning shortcut of bridgeFromRemote, per batch
     for (let i = 0; i < b.count; i++) {
       const s = b.start[i]!;
       const len = b.len[i]!;
@@ -1019,7 +1081,7 @@ export class Dataplane extends EventEmitter {
           this.drop(e, Reason.unsupported);
           continue;
         }
-        this.bridgeFromRemote(this.bridges[target]!, e, remote, b.slot[i]!, is, il);
+        this.bridgeFromRemote(this.bridges[target]!, e, remote, b.slot[i]!, is, il, now);
       } else {
         const v = this.vrfList[target - VRF_TARGET]!;
         if (d.inner === Inner.ETHERNET) {
@@ -1055,14 +1117,24 @@ export class Dataplane extends EventEmitter {
   }
 
   /** A frame decapsulated into a bridge domain. */
-  private bridgeFromRemote(br: BridgeEntry, e: PortEntry, remote: number, slot: number, s: number, len: number): void {
+  private bridgeFromRemote(br: BridgeEntry, e: PortEntry, remote: number, slot: number, s: number, len: number, now: number): void {
     const u8 = this.pool.u8;
     const srcHi = (u8[s + 6]! << 8) | u8[s + 7]!;
     if ((srcHi & 0x100) !== 0) {
       this.drop(e, Reason.filtered);
       return;
     }
-    if (br.learn && remote >= 0) this.fdb.learn(br.index, srcHi, u32(u8, s + 8), FDB_REMOTE | remote, this.clock());
+    if (br.learn && remote >= 0) {
+      // Learn once per run of frames from the same source at the same remote in this batch.
+      const srcLo = u32(u8, s + 8);
+      if (srcHi !== this.learnedHi || srcLo !== this.learnedLo || remote !== this.learnedAt || br.index !== this.learnedBd) {
+        this.fdb.learn(br.index, srcHi, srcLo, FDB_REMOTE | remote, now);
+        this.learnedHi = srcHi;
+        this.learnedLo = srcLo;
+        this.learnedAt = remote;
+        this.learnedBd = br.index;
+      }
+    }
     if (br.arpSuppress) {
       // Snoop remote senders too, so that local requests for them are answered here.
       const type = (u8[s + 12]! << 8) | u8[s + 13]!;
@@ -1338,13 +1410,13 @@ export class Dataplane extends EventEmitter {
       if (t.payload === 0 /* Ethernet: routed VXLAN */) {
         ps = l3 - Eth.HEADER_LEN;
         if (ps - slot * this.pool.slotSize < t.hdrLen) return this.drop(e, Reason['no-headroom']);
-        writeMac(u8, ps, this.nhMac.get(nh)!);
+        writeMac(u8, ps, this.nhMac[nh]!);
         writeMac(u8, ps + 6, e.routerMac || 0x027674000000);
         put16(u8, ps + 12, ver === 4 ? EtherType.IPV4 : EtherType.IPV6);
       } else if (ps - slot * this.pool.slotSize < t.hdrLen) {
         return this.drop(e, Reason['no-headroom']);
       }
-      const ns = encapInPlace(t, u8, ps, ipEnd - ps, 0);
+      const ns = encapInPool(t, this.pool, ps, ipEnd - ps, 0);
       this.enqueueTunnel(ti, slot, ns, ipEnd - ns);
       return;
     }

@@ -234,7 +234,7 @@ export class Decapsulator {
   }
 
   private ip4(u8: Uint8Array, ip: number, end: number): number {
-    const r = checkIpv4(u8, ip, end);
+    const r = checkIpv4(u8, ip, end, true, this.w32);
     if (r !== 0) return r;
     const pend = ip + u16(u8, ip + Ipv4.TOTAL_LEN); // Ethernet may pad or carry a trailer
     if (ipv4IsFragment(u8, ip)) return Reason.fragment;

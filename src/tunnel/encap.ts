@@ -4,6 +4,7 @@
  * is never copied or moved; only the start offset moves back.
  */
 import type { Batch } from '../packet/batch.js';
+import type { PacketPool } from '../packet/pool.js';
 import { Reason } from '../packet/reasons.js';
 import { sumBytes, sumWords } from '../wire/checksum.js';
 import { Ipv4 } from '../wire/ipv4.js';
@@ -101,6 +102,15 @@ export function payloadHash(t: Tunnel, u8: Uint8Array, start: number, len: numbe
  */
 export function encapInPlace(t: Tunnel, u8: Uint8Array, start: number, len: number, hash: number): number {
   return encapCore(t, u8, null, null, start, len, hash);
+}
+
+/**
+ * encapInPlace for a packet in pool memory: the template is copied in words
+ * and the flow hash read in words, through the pool's views.
+ */
+export function encapInPool(t: Tunnel, pool: PacketPool, start: number, len: number, hash: number): number {
+  if (hash === 0 && needsHash(t)) hash = t.payload === Payload.ETHERNET ? flowHashPool(pool.u8, pool.u16, pool.u32, start, len) : flowHashIp(pool.u8, start, len);
+  return encapCore(t, pool.u8, pool.u16, pool.u32, start, len, hash);
 }
 
 /** encapInPlace with optional word views over the same memory as u8 (byteOffset 0). */

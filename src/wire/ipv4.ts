@@ -72,7 +72,7 @@ export function ipv4IsFragment(u8: Uint8Array, off: number): boolean {
  * told not to) the header checksum. Returns 0 or a Reason code. Fragments are
  * not judged here: see ipv4IsFragment.
  */
-export function checkIpv4(u8: Uint8Array, off: number, end: number, verifyChecksum = true): number {
+export function checkIpv4(u8: Uint8Array, off: number, end: number, verifyChecksum = true, words: Uint32Array | null = null): number {
   const avail = end - off;
   if (avail < Ipv4.HEADER_LEN) return Reason.truncated;
   const vi = u8[off]!;
@@ -82,9 +82,24 @@ export function checkIpv4(u8: Uint8Array, off: number, end: number, verifyChecks
   if (hl > avail) return Reason.truncated;
   const total = u16(u8, off + Ipv4.TOTAL_LEN);
   if (total < hl || total > avail) return Reason['bad-length'];
-  if (verifyChecksum && !verifies(u8, off, hl)) return Reason['bad-checksum'];
+  if (verifyChecksum && !(words !== null && (off & 3) === 0 ? headerSumOk(words, off >>> 2, hl >>> 2) : verifies(u8, off, hl))) return Reason['bad-checksum'];
   if (hl > Ipv4.HEADER_LEN && !ipv4OptionsWellFormed(u8, off + Ipv4.HEADER_LEN, off + hl)) return Reason['bad-header'];
   return 0;
+}
+
+/**
+ * The header checksum check over 32-bit words (native order): a valid header
+ * sums to all ones, which reads the same in either byte order.
+ */
+function headerSumOk(words: Uint32Array, w: number, n: number): boolean {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = words[w + i]!;
+    s += (x & 0xffff) + (x >>> 16);
+  }
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === 0xffff;
 }
 
 /** Walks options in u8[p..end): every TLV's length is >= 2 and fits. */
