@@ -1252,10 +1252,12 @@ export class Dataplane extends EventEmitter {
       this.drop(e, Reason['bad-header']);
       return;
     }
+    // Compare the target before learning the sender: both use the scratch words.
+    const g = e.gw6;
+    const forUs = g !== null && w[0] === g[0] && w[1] === g[1] && w[2] === g[2] && w[3] === g[3];
     const opt = findNdOption(u8, icmp + Nd.OPTIONS, icmp + plen, NdOpt.SOURCE_LINK_ADDR);
     if (opt >= 0 && u32(u8, l3 + Ipv6.SRC) !== 0) this.neighLearn6(v, u8, l3 + Ipv6.SRC, readMac(u8, opt + 2), e.id);
-    const g = e.gw6;
-    if (g !== null && w[0] === g[0] && w[1] === g[1] && w[2] === g[2] && w[3] === g[3]) {
+    if (forUs) {
       const n = ndAdvert(u8, s, l3, end, e.routerMac, true, this.pool.roomAfter(s));
       if (n > 0) {
         this.gatewayReplies++;
