@@ -34,7 +34,7 @@ export async function runOk(ns: Netns, cmd: string[], timeoutMs = 20_000): Promi
 
 /** Echo requests answered by `ping -c count` from ns to dst (0.2 s apart, 2 s wait each). */
 export async function ping(ns: Netns, dst: string, count = 3): Promise<{ received: number; output: string }> {
-  const r = await run(ns, ['ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '2', dst], 15_000 + count * 1000);
+  const r = await run(ns, ['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '2', dst], 15_000 + count * 1000);
   const m = /(\d+) received/.exec(r.stdout);
   return { received: m === null ? 0 : Number(m[1]), output: r.stdout + r.stderr };
 }
