@@ -158,7 +158,7 @@ if (!skipWithoutNetns('e2e kernel-vxlan')) {
   test(`${BYTES >> 20} MB TCP vm1 -> vm2: what arrived hashes to what was sent`, async () => {
     const { h1, h2 } = world();
     const t = await tcpTransfer(h1, h2, VM2.ip, BYTES, 90_000);
-    assert.is(t.received, BYTES);
+    assert.is(t.received, BYTES, JSON.stringify(t));
     assert.is(t.receivedSha, t.sentSha);
     console.log(`  e2e kernel-vxlan: ${BYTES >> 20} MB vm1 -> vm2 in ${t.seconds.toFixed(2)} s (${t.gbps.toFixed(2)} Gbit/s)`);
   });
@@ -166,7 +166,7 @@ if (!skipWithoutNetns('e2e kernel-vxlan')) {
   test(`${BYTES >> 20} MB TCP vm2 -> vm1: what arrived hashes to what was sent`, async () => {
     const { h1, h2 } = world();
     const t = await tcpTransfer(h2, h1, VM1.ip, BYTES, 90_000);
-    assert.is(t.received, BYTES);
+    assert.is(t.received, BYTES, JSON.stringify(t));
     assert.is(t.receivedSha, t.sentSha);
     console.log(`  e2e kernel-vxlan: ${BYTES >> 20} MB vm2 -> vm1 in ${t.seconds.toFixed(2)} s (${t.gbps.toFixed(2)} Gbit/s)`);
     const s = world().dp!.stats();

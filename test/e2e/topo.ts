@@ -150,52 +150,55 @@ export function kernelVxlanFdb(nsK: Netns, vx = 'vx0'): Map<string, string> {
 // --------------------------------------------------------- TCP transfer
 
 /**
- * The receiving end: listens on PORT, prints "ready", takes one connection,
- * reads it to the end and prints "bytes sha256 seconds".
+ * The receiving end (node, which is there wherever the tests run; output by
+ * process.stdout.write, since console.log colours numbers under FORCE_COLOR): listens on
+ * PORT, prints "ready", takes one connection, reads it to the end and prints
+ * "bytes sha256 seconds".
  */
 const TCP_SINK = `
-import hashlib, socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(1)
-print("ready", flush=True)
-c, _ = s.accept()
-t = time.monotonic()
-h = hashlib.sha256()
-n = 0
-buf = bytearray(1 << 18)
-while True:
-    k = c.recv_into(buf)
-    if k == 0:
-        break
-    h.update(memoryview(buf)[:k])
-    n += k
-print(n, h.hexdigest(), time.monotonic() - t, flush=True)
-c.close()
+const net = require('node:net');
+const crypto = require('node:crypto');
+const server = net.createServer((c) => {
+  const h = crypto.createHash('sha256');
+  let n = 0;
+  const t = process.hrtime.bigint();
+  c.on('data', (d) => { h.update(d); n += d.length; });
+  c.on('end', () => {
+    process.stdout.write([n, h.digest('hex'), Number(process.hrtime.bigint() - t) / 1e9].join(' ') + '\\n');
+    c.end();
+    server.close();
+  });
+});
+server.listen(Number(process.argv[1]), () => process.stdout.write('ready\\n'));
 `;
 
 /**
- * The sending end: connects to HOST PORT and sends BYTES of seeded
- * pseudo-random data in 256 KiB blocks; prints "bytes sha256 seconds" after
- * the peer closed (so the time covers delivery).
+ * The sending end: connects to HOST PORT and sends BYTES of random data in
+ * 256 KiB blocks; prints "bytes sha256 seconds" once the peer closed (so the
+ * time covers delivery).
  */
 const TCP_SOURCE = `
-import hashlib, random, socket, sys, time
-host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(5)
-h = hashlib.sha256()
-s = socket.create_connection((host, port), timeout=30)
-t = time.monotonic()
-sent = 0
-while sent < total:
-    b = rnd.randbytes(min(1 << 18, total - sent))
-    s.sendall(b)
-    h.update(b)
-    sent += len(b)
-s.shutdown(socket.SHUT_WR)
-s.recv(1)
-print(sent, h.hexdigest(), time.monotonic() - t, flush=True)
+const net = require('node:net');
+const crypto = require('node:crypto');
+const [host, port, total] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const h = crypto.createHash('sha256');
+const t = process.hrtime.bigint();
+let sent = 0;
+const s = net.connect(port, host, () => {
+  const more = () => {
+    while (sent < total) {
+      const b = crypto.randomBytes(Math.min(1 << 18, total - sent));
+      h.update(b);
+      sent += b.length;
+      if (!s.write(b)) return void s.once('drain', more);
+    }
+    s.end();
+  };
+  more();
+});
+s.on('data', () => {});
+s.on('close', () => process.stdout.write([sent, h.digest('hex'), Number(process.hrtime.bigint() - t) / 1e9].join(' ') + '\\n'));
+s.on('error', (e) => { console.error(e.message); process.exitCode = 1; });
 `;
 
 export interface Transfer {
@@ -232,15 +235,15 @@ export function waitLine(child: ChildProcess, re: RegExp, timeoutMs: number): Pr
 
 /**
  * Sends `bytes` over one TCP connection from `from` to `toAddr`:port in
- * namespace `to` (python3 on both ends), bounded by timeoutMs.
+ * namespace `to` (node programs on both ends), bounded by timeoutMs.
  */
 export async function tcpTransfer(from: Netns, to: Netns, toAddr: string, bytes: number, timeoutMs = 60_000, port = 5001): Promise<Transfer> {
-  const sink = to.spawn(['python3', '-c', TCP_SINK, String(port)]);
+  const sink = to.spawn([process.execPath, '-e', TCP_SINK, String(port)]);
   // Listen for the whole output before anything else reads the pipe.
   const sinkDone = waitExit(sink, timeoutMs);
   try {
     if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink in ${to.name} did not start: ${(await sinkDone).stderr}`);
-    const src = await run(from, ['python3', '-c', TCP_SOURCE, toAddr, String(port), String(bytes)], timeoutMs);
+    const src = await run(from, [process.execPath, '-e', TCP_SOURCE, toAddr, String(port), String(bytes)], timeoutMs);
     const rcv = await sinkDone;
     const a = src.stdout.trim().split(' ');
     const lines = rcv.stdout.trim().split('\n');
