@@ -30,9 +30,10 @@
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
- * (vtep, the C loop, or for the kernel the writer), the busy cores of the
- * whole machine (/proc/stat) and the rate per busy core, the TAP's drops and
- * the source's rate. Rounds interleave the variants, rotating which goes
+ * (vtep, the C loop, or for the kernel the writer; as the kernel accounts
+ * it, softirq work done in the process's context may not be in it), the
+ * busy cores of the whole machine (/proc/stat: ours and everyone else's),
+ * the TAP's drops and the source's rate. Rounds interleave the variants, rotating which goes
  * first; a row's value is the median over rounds, the note adds the spread
  * and the median of the per-round (paired) ratios. `--quick`: one round,
  * `--rounds=N`. The machine is shared and has two cores, so absolute numbers
@@ -237,7 +238,7 @@ function row(name: string, unit: string, xs: Sample[], base?: { name: string; xs
   const cpus = xs.map((x) => x.cpu).filter((c): c is number => c !== undefined);
   if (cpus.length > 0) notes.push(`path CPU ${(median(cpus) * 100).toFixed(0)}%`);
   const busy = xs.map((x) => x.busy).filter((c): c is number => c !== undefined);
-  if (busy.length > 0) notes.push(`machine ${median(busy).toFixed(2)} cores busy, ${fmt(median(xs.map((x) => x.rate / (x.busy ?? 1))))} per busy core`);
+  if (busy.length > 0) notes.push(`machine ${median(busy).toFixed(2)} cores busy`);
   const drops = xs.map((x) => x.tapDrops).filter((c): c is number => c !== undefined);
   if (drops.length > 0) notes.push(`TAP drops ${fmt(median(drops))}/s`);
   const offered = xs.map((x) => x.offered).filter((c): c is number => c !== undefined);
