@@ -467,7 +467,7 @@ async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
 }
 
 export const suite: Suite = {
-  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs a C loop, pps (64B, 1400B) and a TCP stream',
+  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and a TCP stream',
   needsRoot: true,
   run: (ctx) => (ctx.args.includes('--profile') ? profileRun(ctx) : runSuite(ctx)),
 };
