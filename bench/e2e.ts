@@ -1,0 +1,473 @@
+/**
+ * `npm run bench -- e2e` (root): the whole path, VM -> TAP -> VXLAN -> UDP
+ * -> a kernel VXLAN peer -> VM, in namespaces this suite creates and deletes,
+ * four ways in the same run:
+ *
+ *   kernel  [bkv: vm1tap + br0 + vx0 (Linux bridge and VXLAN)] ─veth─ [bkp: vx0 + br0] ─veth─ bk2 (vm2)
+ *   vtep    bv1 (vm1) ─TAP─ [bvv: `vtep run` child] ──────────veth─ [bvp: vx0 + br0] ─veth─ bv2 (vm2)
+ *   C loop  bv1 (vm1) ─TAP─ [bvv: e2e_traffic fwd]  ──────────veth─ (the same peer), plain and with UDP GSO
+ *
+ * Packets per second: a traffic source plays vm1 and sends one UDP flow of
+ * 60-byte frames (64 with the FCS: "64B") or 1400-byte frames for a few
+ * seconds (bench/c/e2e_traffic.c). For vtep and the C loops it is the VM's
+ * kernel: AF_PACKET sendmmsg on the TAP in vm1's namespace, the dataplane
+ * reads the TAP's other end; when the TAP's queue is full the source sleeps
+ * 50 µs (VTEP_E2E_BACKOFF) as a guest waits for its ring, instead of spinning
+ * on drops and taking the CPU from the reader. For the kernel it writes the
+ * frames into the TAP's fd as qemu would, which runs TAP -> bridge -> VXLAN
+ * -> UDP (and, over the veth, the peer's receive path) in the writer's own
+ * context on one core. What arrives is counted at the receiver: rx_packets
+ * of vm2's eth0 over a 2 s window after a warm-up. The C loops (read() the
+ * TAP until EAGAIN, prepend VXLAN in place, one sendmmsg per batch, with or
+ * without UDP_SEGMENT) show what a plain userspace program reaches with the
+ * same system calls as the addon.
+ *
+ * TCP stream: one connection vm1 -> vm2 (C programs, 256 KiB writes),
+ * goodput at the receiver. vtep's vm1 sits behind the TAP (no offloads: no
+ * virtio-net header); the kernel's vm1 behind a veth in its bridge, once
+ * with the veth's default offloads (TSO/GSO and checksum: what a container
+ * gets) and once with them off (one segment per packet, like the TAP).
+ *
+ * vtep runs as a `vtep run --config` child (the product as shipped); the
+ * notes give the CPU share of the process doing the path during the window
+ * (vtep, the C loop, or for the kernel the writer; as the kernel accounts
+ * it, softirq work done in the process's context may not be in it), the
+ * busy cores of the whole machine (/proc/stat: ours and everyone else's),
+ * the TAP's drops and the source's rate. Rounds interleave the variants, rotating which goes
+ * first; a row's value is the median over rounds, the note adds the spread
+ * and the median of the per-round (paired) ratios. `--quick`: one round,
+ * `--rounds=N`. The machine is shared and has two cores, so absolute numbers
+ * move from run to run; the ratio is the result.
+ *
+ * `--profile`: the dataplane in this process instead, its TAP readBatch,
+ * pipeline and UDP writeBatch timed per call: where a frame's time goes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
+import { Dataplane } from '../src/dataplane/dataplane.js';
+import type { Batch } from '../src/packet/batch.js';
+import { Netns, veth, waitExit, PACKAGE_DIR } from '../test/helpers/netns.js';
+import { tempDir } from '../test/helpers/tools.js';
+import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, runOk, sleep, until, waitLine } from '../test/e2e/topo.js';
+
+const VNI = 42;
+const MTU = 1450;
+const VM1 = { mac: '02:00:0a:00:00:01', ip: '10.0.0.1' };
+const VM2 = { mac: '02:00:0a:00:00:02', ip: '10.0.0.2' };
+const LOCAL = '198.18.0.1';
+const PEER = '198.18.0.2';
+/** Frame sizes (no FCS): 60 is the 64-byte minimum on the wire. */
+const SIZES = [
+  { len: 60, label: '64B' },
+  { len: 1400, label: '1400B' },
+] as const;
+const WARM_MS = 400;
+const WINDOW_MS = 2000;
+const TCP_SECONDS = 2.5;
+const CLK_TCK = 100;
+const BACKOFF_US = Number(process.env.VTEP_E2E_BACKOFF ?? 50);
+
+interface Sample {
+  /** Packets (or bits) per second at the receiver. */
+  rate: number;
+  /** Busy CPUs of the whole machine during the window (2 = both cores). */
+  busy?: number;
+  /** Frames the TAP dropped because its reader (the dataplane) fell behind, per second. */
+  tapDrops?: number;
+  /** CPU share (1 = one core) of the dataplane process during the window, when known. */
+  cpu?: number;
+  /** Frames per second the source got into the TAP (written, or taken by the device). */
+  offered?: number;
+}
+
+interface World {
+  nsA: Netns;
+  nsP: Netns;
+  h1: Netns;
+  h2: Netns;
+}
+
+/** Two namespaces joined by the underlay veth, a kernel VXLAN peer in nsP with vm2 behind it. */
+function world(prefix: string): World {
+  const made: Netns[] = [];
+  try {
+    for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
+    const [nsA, nsP, h1, h2] = made as [Netns, Netns, Netns, Netns];
+    for (const ns of made) noIpv6(ns);
+    veth(nsA, 'u0', `${LOCAL}/24`, nsP, 'u0', `${PEER}/24`);
+    kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
+    hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
+    nsP.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vm2p', 'master', 'static']);
+    return { nsA, nsP, h1, h2 };
+  } catch (err) {
+    for (const ns of made) ns.delete();
+    throw err;
+  }
+}
+
+function deleteWorld(w: World | undefined): void {
+  if (w === undefined) return;
+  for (const ns of [w.h1, w.h2, w.nsA, w.nsP]) ns.delete();
+}
+
+/** The kernel as the local VTEP: br0 + vx0 in nsA, a persistent TAP for the source, a veth to vm1 for TCP. */
+function kernelSide(w: World): void {
+  const { nsA, h1 } = w;
+  kernelVtep(nsA, { dev: 'u0', local: LOCAL, flood: [PEER], vni: VNI });
+  nsA.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vx0', 'master', 'static']);
+  nsA.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vx0', 'dst', PEER, 'self', 'permanent']);
+  nsA.ip('tuntap', 'add', 'dev', 'vm1tap', 'mode', 'tap');
+  nsA.ip('link', 'set', 'vm1tap', 'mtu', String(MTU));
+  nsA.ip('link', 'set', 'vm1tap', 'master', 'br0');
+  nsA.ip('link', 'set', 'vm1tap', 'up');
+  veth(nsA, 'vm1p', undefined, h1, 'eth0', undefined);
+  nsA.ip('link', 'set', 'vm1p', 'master', 'br0');
+  configureHost(h1, 'eth0', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+}
+
+/** rx_packets and rx_bytes of a device, read without blocking the event loop. */
+async function rx(ns: Netns, dev: string): Promise<{ packets: number; t: number }> {
+  const t0 = process.hrtime.bigint();
+  const out = await runOk(ns, ['ip', '-s', '-j', 'link', 'show', 'dev', dev], 5000);
+  const t1 = process.hrtime.bigint();
+  const j = JSON.parse(out) as { stats64: { rx: { packets: number } } }[];
+  // The read happened somewhere in between: take the middle.
+  return { packets: j[0]!.stats64.rx.packets, t: Number((t0 + t1) / 2n) };
+}
+
+/** User + system CPU ticks of a process. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** Busy jiffies (all CPUs: everything but idle and iowait) and the CPU count, from /proc/stat. */
+function systemBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return total - f[3]! - f[4]!;
+}
+
+/** Parses a traffic program's last line: count wall_ns cpu_ns. */
+function programResult(stdout: string): { count: number; wall: number; cpu: number } {
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  const [count, wall, cpu] = last.split(' ').map(Number);
+  if (!Number.isFinite(count) || !Number.isFinite(wall)) throw new Error(`traffic program: unexpected output ${JSON.stringify(stdout)}`);
+  return { count: count!, wall: wall!, cpu: cpu! };
+}
+
+/**
+ * Runs a traffic source (already spawned) and measures what reaches vm2's
+ * eth0 during a window after the warm-up; `cpuPid` is the dataplane process
+ * whose CPU share is reported.
+ */
+async function window(src: ChildProcess, h2: Netns, cpuPid?: number, tap?: { ns: Netns; dev: string }): Promise<Sample> {
+  const done = waitExit(src, 30_000);
+  if (!(await waitLine(src, /start/, 10_000))) throw new Error(`traffic source did not start: ${(await done).stderr}`);
+  await sleep(WARM_MS);
+  const d0 = tap === undefined ? undefined : await txDropped(tap.ns, tap.dev);
+  const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+  const s0 = systemBusy();
+  const a = await rx(h2, 'eth0');
+  await sleep(WINDOW_MS);
+  const b = await rx(h2, 'eth0');
+  const s1 = systemBusy();
+  const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+  const d1 = tap === undefined ? undefined : await txDropped(tap.ns, tap.dev);
+  const r = await done;
+  if (r.code !== 0) throw new Error(`traffic source: exit ${r.code}: ${r.stderr}`);
+  const p = programResult(r.stdout);
+  const seconds = (b.t - a.t) / 1e9;
+  const s: Sample = { rate: (b.packets - a.packets) / seconds, offered: p.count / (p.wall / 1e9), busy: (s1 - s0) / CLK_TCK / seconds };
+  // Without a dataplane process (the kernel path), the source's own CPU share is the path's.
+  s.cpu = cpuPid !== undefined ? (c1 - c0) / CLK_TCK / seconds : p.cpu / p.wall;
+  if (d0 !== undefined && d1 !== undefined) s.tapDrops = (d1 - d0) / seconds;
+  return s;
+}
+
+/** tx_dropped of a TAP: frames its queue had no room for (the reader fell behind). */
+async function txDropped(ns: Netns, dev: string): Promise<number> {
+  const out = await runOk(ns, ['ip', '-s', '-j', 'link', 'show', 'dev', dev], 5000);
+  return (JSON.parse(out) as { stats64: { tx: { dropped: number } } }[])[0]!.stats64.tx.dropped;
+}
+
+const SOURCE_SECONDS = (WARM_MS + WINDOW_MS + 600) / 1000;
+
+/** One TCP stream vm1 -> vm2 for TCP_SECONDS; goodput at the receiver in bit/s. */
+async function tcpStream(exe: string, h1: Netns, h2: Netns, cpuPid?: number): Promise<Sample> {
+  const sink = h2.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
+  const sinkDone = waitExit(sink, 30_000);
+  try {
+    if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink did not start: ${(await sinkDone).stderr}`);
+    const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const t0 = Date.now();
+    const src = await run(h1, [exe, 'tcp-source', VM2.ip, '5001', String(TCP_SECONDS)], 30_000);
+    const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const seconds = (Date.now() - t0) / 1000;
+    const r = await sinkDone;
+    if (src.code !== 0 || r.code !== 0) throw new Error(`tcp stream: source exit ${src.code} ${src.stderr}; sink exit ${r.code} ${r.stderr}`);
+    const got = programResult(r.stdout);
+    const s: Sample = { rate: (got.count * 8) / (got.wall / 1e9) };
+    if (cpuPid !== undefined) s.cpu = (c1 - c0) / CLK_TCK / seconds;
+    return s;
+  } finally {
+    if (sink.exitCode === null) sink.kill('SIGKILL');
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function fmt(v: number): string {
+  if (v >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(0)}k`;
+  return v.toFixed(2);
+}
+
+function row(name: string, unit: string, xs: Sample[], base?: { name: string; xs: Sample[] }): BenchRow {
+  const rates = xs.map((x) => x.rate);
+  const r: BenchRow = { name, value: median(rates), unit };
+  const notes = [`${xs.length} runs ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))}`];
+  const cpus = xs.map((x) => x.cpu).filter((c): c is number => c !== undefined);
+  if (cpus.length > 0) notes.push(`path CPU ${(median(cpus) * 100).toFixed(0)}%`);
+  const busy = xs.map((x) => x.busy).filter((c): c is number => c !== undefined);
+  if (busy.length > 0) notes.push(`machine ${median(busy).toFixed(2)} cores busy`);
+  const drops = xs.map((x) => x.tapDrops).filter((c): c is number => c !== undefined);
+  if (drops.length > 0) notes.push(`TAP drops ${fmt(median(drops))}/s`);
+  const offered = xs.map((x) => x.offered).filter((c): c is number => c !== undefined);
+  if (offered.length > 0) notes.push(`source ${fmt(median(offered))}/s`);
+  if (base !== undefined) {
+    r.baseline = base.name;
+    r.ratio = median(rates) / median(base.xs.map((x) => x.rate));
+    notes.push(`paired ${median(xs.map((x, i) => x.rate / base.xs[i]!.rate)).toFixed(2)}x`);
+  }
+  r.note = notes.join(', ');
+  return r;
+}
+
+/** The vtep world's vSwitch config. */
+function vtepConfig(w: World): object {
+  return {
+    underlay: { address: LOCAL, netns: w.nsA.name },
+    bridges: [{
+      vni: VNI, flood: [PEER],
+      ports: [{ tap: 'vm1tap', netns: w.nsA.name, mtu: MTU, mac: VM1.mac }],
+      fdb: [{ mac: VM2.mac, remote: PEER }],
+    }],
+  };
+}
+
+/** `vtep run` in the vtep world: its TAP created in nsA, moved into vm1's namespace. */
+async function startVtep(w: World, dir: string, log: (l: string) => void): Promise<ChildProcess> {
+  const file = path.join(dir, 'vswitch.json');
+  writeFileSync(file, JSON.stringify(vtepConfig(w)));
+  const child = spawn(process.execPath, [path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.resume();
+  if (!(await until(() => err.includes('running with') || child.exitCode !== null, 15_000)) || child.exitCode !== null) {
+    child.kill('SIGKILL');
+    throw new Error(`vtep run did not start: ${err}`);
+  }
+  attachTap(w.nsA, 'vm1tap', w.h1, { addr: `${VM1.ip}/24` });
+  log(`vtep run: pid ${child.pid}`);
+  return child;
+}
+
+async function stopVtep(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([done, sleep(5000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
+  const roundsArg = ctx.args.find((a) => a.startsWith('--rounds='));
+  const rounds = roundsArg !== undefined ? Math.max(1, Number(roundsArg.slice(9)) | 0) : ctx.args.includes('--quick') ? 1 : 4;
+  const exe = compileC('e2e_traffic.c');
+  const tmp = tempDir('bench-e2e');
+  let kw: World | undefined;
+  let vw: World | undefined;
+  let vtep: ChildProcess | undefined;
+  try {
+    kw = world('bk');
+    kernelSide(kw);
+    vw = world('bv');
+    // The C loop's TAP: persistent, in vm1's namespace from the start (the program attaches to it there).
+    vw.h1.ip('tuntap', 'add', 'dev', 'vm1c', 'mode', 'tap');
+    vw.h1.ip('link', 'set', 'vm1c', 'mtu', String(MTU));
+    vw.h1.ip('link', 'set', 'vm1c', 'up');
+    vtep = await startVtep(vw, tmp.dir, ctx.log);
+    const vpid = vtep.pid!;
+    const K = kw;
+    const V = vw;
+
+    /** The C reference dataplane on its own TAP (vm1c), with or without GSO. */
+    const cLoop = async (len: number, gso: boolean): Promise<Sample> => {
+      const fwd = V.nsA.spawn([exe, 'fwd', V.h1.path, 'vm1c', LOCAL, PEER, String(VNI), String(SOURCE_SECONDS + 1), gso ? 'gso' : 'plain']);
+      const fwdDone = waitExit(fwd, 30_000);
+      try {
+        if (!(await waitLine(fwd, /start/, 10_000))) throw new Error(`C loop did not start: ${(await fwdDone).stderr}`);
+        return await window(V.h1.spawn([exe, 'packet', 'vm1c', String(SOURCE_SECONDS), String(len), String(BACKOFF_US)]), V.h2, fwd.pid, { ns: V.h1, dev: 'vm1c' });
+      } finally {
+        fwd.kill('SIGTERM');
+        await fwdDone;
+      }
+    };
+    const variants = {
+      kernel: (len: number) => window(K.nsA.spawn([exe, 'tap', 'vm1tap', String(SOURCE_SECONDS), String(len)]), K.h2),
+      vtep: (len: number) => window(V.h1.spawn([exe, 'packet', 'vm1tap', String(SOURCE_SECONDS), String(len), String(BACKOFF_US)]), V.h2, vpid, { ns: V.h1, dev: 'vm1tap' }),
+      cloop: (len: number) => cLoop(len, false),
+      cgso: (len: number) => cLoop(len, true),
+    };
+    const names = ['kernel', 'vtep', 'cloop', 'cgso'] as const;
+    const rows: BenchRow[] = [];
+    for (const size of SIZES) {
+      const got: Record<(typeof names)[number], Sample[]> = { kernel: [], vtep: [], cloop: [], cgso: [] };
+      for (let r = 0; r < rounds; r++) {
+        for (let k = 0; k < names.length; k++) {
+          const n = names[(r + k) % names.length]!;
+          got[n].push(await variants[n](size.len));
+        }
+        ctx.log(`pps ${size.label} round ${r + 1}: kernel ${fmt(got.kernel.at(-1)!.rate)}, vtep ${fmt(got.vtep.at(-1)!.rate)}, C loop ${fmt(got.cloop.at(-1)!.rate)}, C loop+GSO ${fmt(got.cgso.at(-1)!.rate)} packets/s at vm2`);
+      }
+      const base = { name: `pps ${size.label}: kernel TAP->bridge->VXLAN`, xs: got.kernel };
+      const cg = { name: `pps ${size.label}: C loop TAP read+sendmmsg+GSO`, xs: got.cgso };
+      rows.push(row(base.name, 'pps', got.kernel));
+      rows.push(row(`pps ${size.label}: vtep run TAP->VXLAN->UDP`, 'pps', got.vtep, base));
+      rows.push(row(`pps ${size.label}: C loop TAP read+sendmmsg`, 'pps', got.cloop, base));
+      rows.push(row(cg.name, 'pps', got.cgso, base));
+      rows.push(row(`pps ${size.label}: vtep run TAP->VXLAN->UDP`, 'pps', got.vtep, cg));
+    }
+
+    // TCP: the kernel's vm1 behind a veth with offloads on and off; vtep's behind its TAP.
+    const tcp = { kernel: [] as Sample[], kernelNoOffload: [] as Sample[], vtep: [] as Sample[] };
+    const offloads = (on: boolean): void => {
+      K.h1.exec(['ethtool', '-K', 'eth0', 'tx', on ? 'on' : 'off', 'tso', on ? 'on' : 'off', 'gso', on ? 'on' : 'off']);
+    };
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? ['kernel', 'vtep'] : ['vtep', 'kernel'];
+      for (const n of order) {
+        if (n === 'vtep') tcp.vtep.push(await tcpStream(exe, V.h1, V.h2, vpid));
+        else {
+          offloads(true);
+          tcp.kernel.push(await tcpStream(exe, K.h1, K.h2));
+          offloads(false);
+          tcp.kernelNoOffload.push(await tcpStream(exe, K.h1, K.h2));
+        }
+      }
+      ctx.log(`tcp round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, kernel no offloads ${fmt(tcp.kernelNoOffload.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s`);
+    }
+    const kOn = { name: 'tcp: kernel veth->bridge->VXLAN (offloads on)', xs: tcp.kernel };
+    const kOff = { name: 'tcp: kernel veth->bridge->VXLAN (offloads off)', xs: tcp.kernelNoOffload };
+    const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
+    rows.push(row(kOn.name, 'Gbit/s', toGbit(kOn.xs)));
+    rows.push(row(kOff.name, 'Gbit/s', toGbit(kOff.xs)));
+    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOn.name, xs: toGbit(kOn.xs) }));
+    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOff.name, xs: toGbit(kOff.xs) }));
+    return rows;
+  } finally {
+    await stopVtep(vtep);
+    deleteWorld(kw);
+    deleteWorld(vw);
+    tmp.done();
+  }
+}
+
+/** Time spent per part of the dataplane's work (ns), from wrappers around its calls. */
+interface Profile {
+  reads: number;
+  emptyReads: number;
+  frames: number;
+  readNs: number;
+  processNs: number;
+  writeNs: number;
+  writes: number;
+  written: number;
+}
+
+/**
+ * `--profile`: the dataplane in this process (not `vtep run`), its TAP
+ * readBatch, pipeline (Dataplane.process without the writes) and the UDP
+ * socket's writeBatch timed per call with hrtime, under the same load as the
+ * pps rows. The bench's own awaits share the event loop: a little slower
+ * than the child.
+ */
+async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
+  const exe = compileC('e2e_traffic.c');
+  let vw: World | undefined;
+  let dp: Dataplane | undefined;
+  const rows: BenchRow[] = [];
+  try {
+    vw = world('bf');
+    const V = vw;
+    dp = Dataplane.fromConfig(vtepConfig(V));
+    const prof: Profile = { reads: 0, emptyReads: 0, frames: 0, readNs: 0, processNs: 0, writeNs: 0, writes: 0, written: 0 };
+    const now = process.hrtime.bigint;
+    const tap = dp.port('vm1tap');
+    const read = tap.readBatch.bind(tap);
+    tap.readBatch = (b: Batch): number => {
+      const t = now();
+      const n = read(b);
+      prof.readNs += Number(now() - t);
+      prof.reads++;
+      if (n === 0) prof.emptyReads++;
+      prof.frames += n;
+      return n;
+    };
+    const udp = dp.port(`${LOCAL}:4789`);
+    const write = udp.writeBatch.bind(udp);
+    udp.writeBatch = (b: Batch, from?: number, to?: number): number => {
+      const t = now();
+      const n = write(b, from, to);
+      prof.writeNs += Number(now() - t);
+      prof.writes++;
+      prof.written += n;
+      return n;
+    };
+    const proc = dp.process.bind(dp);
+    dp.process = ((b: Batch, e: never): void => {
+      const t = now();
+      proc(b, e);
+      prof.processNs += Number(now() - t);
+    }) as Dataplane['process'];
+    dp.start();
+    attachTap(V.nsA, 'vm1tap', V.h1, { addr: `${VM1.ip}/24` });
+    for (const size of SIZES) {
+      for (let r = 0; r < 2; r++) {
+        Object.assign(prof, { reads: 0, emptyReads: 0, frames: 0, readNs: 0, processNs: 0, writeNs: 0, writes: 0, written: 0 });
+        const elu0 = performance.eventLoopUtilization();
+        const cpu0 = process.cpuUsage();
+        const t0 = now();
+        const x = await window(V.h1.spawn([exe, 'packet', 'vm1tap', String(SOURCE_SECONDS), String(size.len), String(BACKOFF_US)]), V.h2, process.pid, { ns: V.h1, dev: 'vm1tap' });
+        const wall = Number(now() - t0);
+        const cpu = process.cpuUsage(cpu0);
+        const elu = performance.eventLoopUtilization(elu0);
+        const f = prof.frames;
+        const pipeline = prof.processNs - prof.writeNs;
+        const per = (ns: number): string => `${(ns / f).toFixed(0)} ns`;
+        const line = `profile ${size.label}: ${fmt(x.rate)} pps at vm2, ${f} frames in ${prof.reads} reads (${(f / Math.max(1, prof.reads - prof.emptyReads)).toFixed(1)} per non-empty read), ${prof.writes} writes; per frame: readBatch ${per(prof.readNs)}, pipeline ${per(pipeline)}, writeBatch ${per(prof.writeNs)}, other ${per(wall * elu.utilization - prof.readNs - prof.processNs)}; event loop busy ${(elu.utilization * 100).toFixed(0)}%, process CPU ${(((cpu.user + cpu.system) / 1000 / (wall / 1e6)) * 100).toFixed(0)}% (user ${((cpu.user / 1000 / (wall / 1e6)) * 100).toFixed(0)}%)`;
+        ctx.log(line);
+        rows.push({ name: `profile ${size.label} round ${r + 1}: readBatch+pipeline+writeBatch`, value: (prof.readNs + prof.processNs) / f, unit: 'ns/frame', note: line.slice(line.indexOf(':') + 2) });
+      }
+    }
+    return rows;
+  } finally {
+    dp?.close();
+    deleteWorld(vw);
+  }
+}
+
+export const suite: Suite = {
+  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and a TCP stream',
+  needsRoot: true,
+  run: (ctx) => (ctx.args.includes('--profile') ? profileRun(ctx) : runSuite(ctx)),
+};
