@@ -48,9 +48,9 @@ import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import type { Batch } from '../src/packet/batch.js';
-import { Netns, veth, waitExit, PACKAGE_DIR } from '../test/helpers/netns.js';
-import { tempDir } from '../test/helpers/tools.js';
-import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, runOk, sleep, until, waitLine } from '../test/e2e/topo.js';
+import { Netns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
+import { tempDir } from '../src/util/tempdir.js';
+import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, runOk, sleep, until, waitLine } from '../src/util/topo.js';
 
 const VNI = 42;
 const MTU = 1450;

@@ -28,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { compileC, countGc, measure, type BenchRow, type Suite } from './harness.js';
 import { TapDevice, PacketSocket, UdpSocket, PacketPool, Batch, parseIPv4 } from '../src/index.js';
 import { native } from '../src/io/native.js';
-import { Netns, uniqueName } from '../test/helpers/netns.js';
+import { Netns, uniqueName } from '../src/util/netns.js';
 
 const TAP_ROUNDS = 16;
 const TAP_FRAMES = 16384;

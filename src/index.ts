@@ -8,3 +8,4 @@ export { Reason, REASON_NAMES, REASON_TEXT, REASON_COUNT, reasonName, reasonCoun
 export * from './pcap/index.js';
 export * from './io/index.js';
 export * from './table/index.js';
+export * from './dataplane/index.js';

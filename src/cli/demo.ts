@@ -13,6 +13,7 @@ import { PcapWriter } from '../pcap/writer.js';
 import { LinkType } from '../pcap/format.js';
 import type { TunnelProtoName } from '../tunnel/tunnel.js';
 import { Netns, veth, canUseNetns } from '../util/netns.js';
+import { kernelVtep, hostOnBridge, attachTap, ping, kernelVxlanFdb } from '../util/topo.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
 
 export const DEMO_HELP = `Usage: vtep demo [-o UNDERLAY.pcap] [--count N] [--netns]
@@ -161,35 +162,22 @@ async function netnsDemo(count: number): Promise<number> {
     }) as [Netns, Netns, Netns, Netns];
     console.log(`namespaces: vtep ${nsV.name}, kernel VTEP ${nsK.name}, vm1 ${nsH1.name}, vm2 ${nsH2.name}`);
     veth(nsV, 'u0', '198.18.0.1/24', nsK, 'u0', '198.18.0.2/24');
-    nsK.ip('link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'local', '198.18.0.2', 'dstport', '4789', 'dev', 'u0');
-    nsK.ip('link', 'add', 'br0', 'type', 'bridge');
-    nsK.ip('link', 'set', 'vx0', 'master', 'br0');
-    veth(nsK, 'vm2p', undefined, nsH2, 'eth0', '10.0.0.2/24');
-    nsK.ip('link', 'set', 'vm2p', 'master', 'br0');
-    nsK.ip('link', 'set', 'vx0', 'up');
-    nsK.ip('link', 'set', 'br0', 'up');
-    nsH2.ip('link', 'set', 'eth0', 'mtu', '1450');
-    nsK.exec(['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx0', 'dst', '198.18.0.1']);
+    kernelVtep(nsK, { dev: 'u0', local: '198.18.0.2', flood: ['198.18.0.1'], vni: 42 });
+    hostOnBridge(nsK, 'vm2p', 'br0', nsH2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: 1450, txChecksumOff: false });
     dp = Dataplane.fromConfig({
       underlay: { address: '198.18.0.1', netns: nsV.name },
       bridges: [{ vni: 42, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: 1450 }], flood: ['198.18.0.2'] }],
     });
     dp.start();
     // Attach the "VM": move the TAP into vm1's namespace while the dataplane runs.
-    nsV.ip('link', 'set', 'vm1tap', 'netns', nsH1.name);
-    nsH1.ip('addr', 'add', '10.0.0.1/24', 'dev', 'vm1tap');
-    nsH1.ip('link', 'set', 'vm1tap', 'up');
+    attachTap(nsV, 'vm1tap', nsH1, { addr: '10.0.0.1/24', mtu: 1450 });
     console.log(`vm1 (behind our TAP) pings vm2 (behind the kernel's VXLAN + bridge), ${count} times:`);
-    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-      const c = nsH1.spawn(['ping', '-c', String(count), '-i', '0.2', '-W', '2', '10.0.0.2']);
-      let text = '';
-      c.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-      c.on('close', (code) => resolve({ code, text }));
-    });
-    console.log(out.text.trim().split('\n').map((l) => `  ${l}`).join('\n'));
-    console.log(`kernel VTEP's FDB: ${nsK.exec(['bridge', 'fdb', 'show', 'dev', 'vx0']).trim().split('\n').filter((l) => l.includes('dst 198.18.0.1')).join('; ')}`);
+    const r = await ping(nsH1, '10.0.0.2', count);
+    console.log(r.output.trim().split('\n').map((l) => `  ${l}`).join('\n'));
+    const fdb = [...kernelVxlanFdb(nsK)].map(([mac, dst]) => `${mac} dst ${dst}`).join('; ');
+    console.log(`kernel VTEP learned: ${fdb || 'nothing'}`);
     summary('vtep', dp);
-    return out.code === 0 ? Exit.OK : Exit.FAILED;
+    return r.received === count ? Exit.OK : Exit.FAILED;
   } finally {
     dp?.close();
     for (const ns of made) ns.delete();

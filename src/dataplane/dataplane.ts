@@ -812,8 +812,11 @@ export class Dataplane extends EventEmitter {
     return total;
   }
 
-  /** Runs one received batch through the pipeline and transmits the result. */
-  private process(b: Batch, e: PortEntry): void {
+  /**
+   * Runs one received batch through the pipeline and transmits the result.
+   * Public so that a profiler can wrap it (bench/e2e.ts --profile); use inject().
+   */
+  process(b: Batch, e: PortEntry): void {
     const n = b.count;
     let bytes = 0;
     for (let i = 0; i < n; i++) bytes += b.len[i]!;

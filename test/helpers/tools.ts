@@ -1,14 +1,7 @@
 /** External tools as test oracles (tshark, editcap), temporary folders, root checks. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 
-/** A fresh temporary folder, removed by the returned function. */
-export function tempDir(tag = 'test'): { dir: string; done: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `vtep-${tag}-${process.pid}-`));
-  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../../src/util/tempdir.js';
 
 const seen = new Map<string, boolean>();
 /** True when `cmd --version` runs here. */
