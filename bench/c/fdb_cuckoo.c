@@ -5,7 +5,7 @@
  * functions), filled with the same entries, asked the same keys.
  *
  * Input (binary, little endian), written by bench/fdb.ts:
- *   u32 magic 0x46444231, u32 entries, u32 keys, u32 buckets
+ *   u32 magic 0x46444231, u32 entries, u32 keys, u32 buckets, u32 hash seed
  *   entries x (u32 bd, u32 macHi, u32 macLo, i32 value)
  *   keys x (u32 bd, u32 macHi, u32 macLo)
  * Output: one JSON line {"checksum":...,"bytes":...}, then one JSON line per
@@ -28,12 +28,9 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static inline uint32_t hash1(uint32_t k1, uint32_t k2) {
-  uint32_t h = (k1 ^ (k2 * 0x9e3779b1u)) * 0x85ebca6bu;
-  h ^= h >> 15;
-  h *= 0xc2b2ae35u;
-  return h ^ (h >> 16);
-}
+static uint32_t seed;
+
+static inline uint32_t hash1(uint32_t k1, uint32_t k2) { return ((k2 ^ seed) * 0x9e3779b1u) ^ (k1 * 0x85ebca6bu); }
 static inline uint32_t hash2(uint32_t h) {
   h = (h ^ (h >> 13)) * 0x5bd1e995u;
   return h ^ (h >> 15);
@@ -96,10 +93,11 @@ int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: fdb_cuckoo INPUT < commands\n"); return 2; }
   FILE *f = fopen(argv[1], "rb");
   if (!f) { perror(argv[1]); return 1; }
-  uint32_t *h = rd(f, 4);
+  uint32_t *h = rd(f, 5);
   if (h[0] != 0x46444231u) { fprintf(stderr, "fdb_cuckoo: bad magic\n"); return 1; }
   uint32_t ne = h[1], nk = h[2];
   nb = h[3];
+  seed = h[4];
   uint32_t *ent = rd(f, (size_t)ne * 4);
   uint32_t *keys = rd(f, (size_t)nk * 3);
   fclose(f);
