@@ -379,18 +379,19 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const t = this.t;
     const seen = this.seen;
     const limit = now - this.ageMs;
-    let n = 0;
+    // Remove first, then emit: a listener may change the table.
+    const gone: number[] = [];
     for (let s = 0; s < seen.length; s++) {
-      if (t[(s << 2) + 3] === LEARNED && seen[s]! <= limit) {
-        const o = s << 2;
-        const bd = t[o]! >>> 16;
-        const mac = (t[o]! & 0xffff) * 0x100000000 + (t[o + 1]! >>> 0);
-        const value = t[o + 2]!;
+      const o = s << 2;
+      if (t[o + 3] === LEARNED && seen[s]! <= limit) {
+        gone.push(t[o]! >>> 16, (t[o]! & 0xffff) * 0x100000000 + (t[o + 1]! >>> 0), t[o + 2]!);
         this.removeSlot(s);
-        n++;
-        this.counters.aged++;
-        this.emit('aged', bd, mac, value);
       }
+    }
+    const n = gone.length / 3;
+    this.counters.aged += n;
+    if (this.listenerCount('aged') > 0) {
+      for (let i = 0; i < gone.length; i += 3) this.emit('aged', gone[i]!, gone[i + 1]!, gone[i + 2]!);
     }
     return n;
   }
