@@ -80,7 +80,7 @@ export const suite: Suite = {
         entries[4 * i + 2] = lo[i]!;
         entries[4 * i + 3] = val[i]!;
       }
-      const c = new CProcess('fdb_cuckoo.c', [Uint32Array.of(0x46444231, ENTRIES, KEYS, st.buckets, fdb.seed >>> 0), entries, keys]);
+      const c = new CProcess('fdb_cuckoo.c', [Uint32Array.of(0x46444231, ENTRIES, KEYS, st.m, st.k, fdb.seed >>> 0), entries, keys]);
       try {
         const info = await c.start<{ checksum: number; bytes: number }>();
         fdb.lookupBatch(set.bd, set.hi, set.lo, out, KEYS);
