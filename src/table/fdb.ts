@@ -206,9 +206,9 @@ export class Fdb extends EventEmitter<FdbEvents> {
   private clearSlots(t: Int32Array): void {
     for (let o = 0; o < t.length; o += 4) {
       t[o] = EMPTY_KEY;
-      t[o + 1] = 0;
-      t[o + 2] = -1;
-      t[o + 3] = 0;
+      t[o | 1] = 0;
+      t[o | 2] = -1;
+      t[o | 3] = 0;
     }
   }
 
@@ -246,15 +246,15 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const h = hash1(k1, k2, this.seed);
     const b1 = Math.imul(h >>> this.shift, this.m) >>> 4;
     let o = b1 << 4;
-    if (t[o + 1] === k2 && t[o] === k1) return t[o + 2]!;
-    if (t[o + 5] === k2 && t[o + 4] === k1) return t[o + 6]!;
-    if (t[o + 9] === k2 && t[o + 8] === k1) return t[o + 10]!;
-    if (t[o + 13] === k2 && t[o + 12] === k1) return t[o + 14]!;
+    if (t[o | 1] === k2 && t[o] === k1) return t[o | 2]!;
+    if (t[o | 5] === k2 && t[o | 4] === k1) return t[o | 6]!;
+    if (t[o | 9] === k2 && t[o | 8] === k1) return t[o | 10]!;
+    if (t[o | 13] === k2 && t[o | 12] === k1) return t[o | 14]!;
     o = this.other(h, b1) << 4;
-    if (t[o + 1] === k2 && t[o] === k1) return t[o + 2]!;
-    if (t[o + 5] === k2 && t[o + 4] === k1) return t[o + 6]!;
-    if (t[o + 9] === k2 && t[o + 8] === k1) return t[o + 10]!;
-    if (t[o + 13] === k2 && t[o + 12] === k1) return t[o + 14]!;
+    if (t[o | 1] === k2 && t[o] === k1) return t[o | 2]!;
+    if (t[o | 5] === k2 && t[o | 4] === k1) return t[o | 6]!;
+    if (t[o | 9] === k2 && t[o | 8] === k1) return t[o | 10]!;
+    if (t[o | 13] === k2 && t[o | 12] === k1) return t[o | 14]!;
     return -1;
   }
 
@@ -280,10 +280,10 @@ export class Fdb extends EventEmitter<FdbEvents> {
       const b1 = Math.imul(h >>> shift, m) >>> 4;
       const o = b1 << 4;
       let r: number;
-      if (t[o + 1] === k2 && t[o] === k1) r = t[o + 2]!;
-      else if (t[o + 5] === k2 && t[o + 4] === k1) r = t[o + 6]!;
-      else if (t[o + 9] === k2 && t[o + 8] === k1) r = t[o + 10]!;
-      else if (t[o + 13] === k2 && t[o + 12] === k1) r = t[o + 14]!;
+      if (t[o | 1] === k2 && t[o] === k1) r = t[o | 2]!;
+      else if (t[o | 5] === k2 && t[o | 4] === k1) r = t[o | 6]!;
+      else if (t[o | 9] === k2 && t[o | 8] === k1) r = t[o | 10]!;
+      else if (t[o | 13] === k2 && t[o | 12] === k1) r = t[o | 14]!;
       else r = this.second(h, b1, k1, k2);
       out[i] = r;
     }
@@ -293,10 +293,10 @@ export class Fdb extends EventEmitter<FdbEvents> {
   private second(h: number, b1: number, k1: number, k2: number): number {
     const t = this.t;
     const o = this.other(h, b1) << 4;
-    if (t[o + 1] === k2 && t[o] === k1) return t[o + 2]!;
-    if (t[o + 5] === k2 && t[o + 4] === k1) return t[o + 6]!;
-    if (t[o + 9] === k2 && t[o + 8] === k1) return t[o + 10]!;
-    if (t[o + 13] === k2 && t[o + 12] === k1) return t[o + 14]!;
+    if (t[o | 1] === k2 && t[o] === k1) return t[o | 2]!;
+    if (t[o | 5] === k2 && t[o | 4] === k1) return t[o | 6]!;
+    if (t[o | 9] === k2 && t[o | 8] === k1) return t[o | 10]!;
+    if (t[o | 13] === k2 && t[o | 12] === k1) return t[o | 14]!;
     return -1;
   }
 
@@ -316,19 +316,19 @@ export class Fdb extends EventEmitter<FdbEvents> {
     if (s >= 0) {
       const t = this.t;
       const o = s << 2;
-      if (t[o + 3] === STATIC) {
-        if (t[o + 2] === value) return Learn.REFRESHED;
+      if (t[o | 3] === STATIC) {
+        if (t[o | 2] === value) return Learn.REFRESHED;
         this.counters.staticConflict++;
         return Learn.STATIC_CONFLICT;
       }
       const ts = now ?? this.clock();
       this.seen[s] = ts;
-      const old = t[o + 2]!;
+      const old = t[o | 2]!;
       if (old === (value | 0)) {
         this.counters.refreshed++;
         return Learn.REFRESHED;
       }
-      t[o + 2] = value;
+      t[o | 2] = value;
       this.counters.moved++;
       if (this.listenerCount('moved') > 0) this.emit('moved', bd, macHi * 0x100000000 + (macLo >>> 0), old, value);
       return Learn.MOVED;
@@ -371,9 +371,9 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const s = this.find(k1, k2);
     if (s >= 0) {
       const o = s << 2;
-      if (this.t[o + 3] === LEARNED) this.dropLearned(bd);
-      this.t[o + 2] = value;
-      this.t[o + 3] = STATIC;
+      if (this.t[o | 3] === LEARNED) this.dropLearned(bd);
+      this.t[o | 2] = value;
+      this.t[o | 3] = STATIC;
       return;
     }
     this.insert(k1, k2, value, STATIC, 0);
@@ -412,20 +412,19 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const t = this.t;
     const seen = this.seen;
     const limit = now - this.ageMs;
-    // Remove first, then emit: a listener may change the table.
-    const gone: number[] = [];
+    // Remove first, then emit (a listener may change the table); collect only when someone listens.
+    const gone: number[] | undefined = this.listenerCount('aged') > 0 ? [] : undefined;
+    let n = 0;
     for (let s = 0; s < seen.length; s++) {
       const o = s << 2;
-      if (t[o + 3] === LEARNED && seen[s]! <= limit) {
-        gone.push(t[o]! >>> 16, (t[o]! & 0xffff) * 0x100000000 + (t[o + 1]! >>> 0), t[o + 2]!);
+      if (t[o | 3] === LEARNED && seen[s]! <= limit) {
+        gone?.push(t[o]! >>> 16, (t[o]! & 0xffff) * 0x100000000 + (t[o | 1]! >>> 0), t[o | 2]!);
         this.removeSlot(s);
+        n++;
       }
     }
-    const n = gone.length / 3;
     this.counters.aged += n;
-    if (this.listenerCount('aged') > 0) {
-      for (let i = 0; i < gone.length; i += 3) this.emit('aged', gone[i]!, gone[i + 1]!, gone[i + 2]!);
-    }
+    if (gone !== undefined) for (let i = 0; i < gone.length; i += 3) this.emit('aged', gone[i]!, gone[i + 1]!, gone[i + 2]!);
     return n;
   }
 
@@ -438,10 +437,10 @@ export class Fdb extends EventEmitter<FdbEvents> {
     let n = 0;
     for (let s = 0; s < this.seen.length; s++) {
       const o = s << 2;
-      const flags = t[o + 3]!;
+      const flags = t[o | 3]!;
       if (flags === 0 || (flags === STATIC && filter.static !== true)) continue;
       if (filter.bd !== undefined && t[o]! >>> 16 !== filter.bd) continue;
-      if (filter.value !== undefined && t[o + 2] !== filter.value) continue;
+      if (filter.value !== undefined && t[o | 2] !== filter.value) continue;
       this.removeSlot(s);
       n++;
     }
@@ -494,10 +493,10 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const t = this.t;
     for (let s = 0; s < this.seen.length; s++) {
       const o = s << 2;
-      const flags = t[o + 3]!;
+      const flags = t[o | 3]!;
       if (flags === 0) continue;
-      const mac = (t[o]! & 0xffff) * 0x100000000 + (t[o + 1]! >>> 0);
-      yield { bd: t[o]! >>> 16, mac, macText: formatMac(mac), value: t[o + 2]!, static: flags === STATIC, lastSeen: flags === STATIC ? NaN : this.seen[s]! };
+      const mac = (t[o]! & 0xffff) * 0x100000000 + (t[o | 1]! >>> 0);
+      yield { bd: t[o]! >>> 16, mac, macText: formatMac(mac), value: t[o | 2]!, static: flags === STATIC, lastSeen: flags === STATIC ? NaN : this.seen[s]! };
     }
   }
 
@@ -531,11 +530,11 @@ export class Fdb extends EventEmitter<FdbEvents> {
   private removeSlot(s: number): void {
     const t = this.t;
     const o = s << 2;
-    if (t[o + 3] === LEARNED) this.dropLearned(t[o]! >>> 16);
+    if (t[o | 3] === LEARNED) this.dropLearned(t[o]! >>> 16);
     t[o] = EMPTY_KEY;
-    t[o + 1] = 0;
-    t[o + 2] = -1;
-    t[o + 3] = 0;
+    t[o | 1] = 0;
+    t[o | 2] = -1;
+    t[o | 3] = 0;
     this.seen[s] = 0;
     this.count--;
   }
@@ -571,11 +570,11 @@ export class Fdb extends EventEmitter<FdbEvents> {
     const t = this.t;
     for (let s = b << 2; s < (b << 2) + 4; s++) {
       const o = s << 2;
-      if (t[o + 3] === 0) {
+      if (t[o | 3] === 0) {
         t[o] = k1;
-        t[o + 1] = k2;
-        t[o + 2] = value;
-        t[o + 3] = flags;
+        t[o | 1] = k2;
+        t[o | 2] = value;
+        t[o | 3] = flags;
         this.seen[s] = seen;
         return true;
       }
@@ -627,14 +626,14 @@ export class Fdb extends EventEmitter<FdbEvents> {
       const s = (b << 2) | (this.rnd & 3);
       const o = s << 2;
       const v1 = t[o]!;
-      const v2 = t[o + 1]!;
-      const vv = t[o + 2]!;
-      const vf = t[o + 3]!;
+      const v2 = t[o | 1]!;
+      const vv = t[o | 2]!;
+      const vf = t[o | 3]!;
       const vs = this.seen[s]!;
       t[o] = key1;
-      t[o + 1] = key2;
-      t[o + 2] = val;
-      t[o + 3] = fl;
+      t[o | 1] = key2;
+      t[o | 2] = val;
+      t[o | 3] = fl;
       this.seen[s] = ts;
       key1 = v1;
       key2 = v2;
