@@ -1,11 +1,12 @@
 /*
  * The C reference for bench/fdb.ts: the same table as src/table/fdb.ts (a
  * bucketized cuckoo hash, 4 slots of [bd << 16 | macHi, macLo, value, flags]
- * per 64-byte bucket, bucket count from a multiply-high, the same hash
- * functions), filled with the same entries, asked the same keys.
+ * per 64-byte bucket, m * 2^k buckets indexed by the same 32-bit multiply-high,
+ * the same hash functions and seed), filled with the same entries, asked the
+ * same keys.
  *
  * Input (binary, little endian), written by bench/fdb.ts:
- *   u32 magic 0x46444231, u32 entries, u32 keys, u32 buckets
+ *   u32 magic 0x46444231, u32 entries, u32 keys, u32 m, u32 k, u32 hash seed
  *   entries x (u32 bd, u32 macHi, u32 macLo, i32 value)
  *   keys x (u32 bd, u32 macHi, u32 macLo)
  * Output: one JSON line {"checksum":...,"bytes":...}, then one JSON line per
@@ -19,7 +20,7 @@
 #include <time.h>
 
 static int32_t *t;
-static uint32_t nb;
+static uint32_t nb, m, shift;
 static uint32_t rnd = 0x2545f491u;
 
 static double now(void) {
@@ -28,17 +29,14 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static inline uint32_t hash1(uint32_t k1, uint32_t k2) {
-  uint32_t h = (k1 ^ (k2 * 0x9e3779b1u)) * 0x85ebca6bu;
-  h ^= h >> 15;
-  h *= 0xc2b2ae35u;
-  return h ^ (h >> 16);
-}
+static uint32_t seed;
+
+static inline uint32_t hash1(uint32_t k1, uint32_t k2) { return ((k2 ^ seed) * 0x9e3779b1u) ^ (k1 * 0x85ebca6bu); }
 static inline uint32_t hash2(uint32_t h) {
   h = (h ^ (h >> 13)) * 0x5bd1e995u;
   return h ^ (h >> 15);
 }
-static inline uint32_t fastrange(uint32_t h) { return (uint32_t)(((uint64_t)h * nb) >> 32); }
+static inline uint32_t fastrange(uint32_t h) { return ((h >> shift) * m) >> 4; }
 static inline uint32_t other(uint32_t h, uint32_t b1) {
   uint32_t b2 = fastrange(hash2(h));
   return b2 != b1 ? b2 : (b1 + 1 == nb ? 0 : b1 + 1);
@@ -96,10 +94,13 @@ int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: fdb_cuckoo INPUT < commands\n"); return 2; }
   FILE *f = fopen(argv[1], "rb");
   if (!f) { perror(argv[1]); return 1; }
-  uint32_t *h = rd(f, 4);
+  uint32_t *h = rd(f, 6);
   if (h[0] != 0x46444231u) { fprintf(stderr, "fdb_cuckoo: bad magic\n"); return 1; }
   uint32_t ne = h[1], nk = h[2];
-  nb = h[3];
+  m = h[3];
+  shift = 28 - h[4];
+  nb = m << h[4];
+  seed = h[5];
   uint32_t *ent = rd(f, (size_t)ne * 4);
   uint32_t *keys = rd(f, (size_t)nk * 3);
   fclose(f);

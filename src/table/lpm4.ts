@@ -110,15 +110,16 @@ export class Lpm4 {
     }
     const t = this.t.t;
     let i = 0;
+    // i is a multiple of 8, so i | k is i + k without an overflow check.
     for (; i + 8 <= count; i += 8) {
       const a0 = addresses[i]!;
-      const a1 = addresses[i + 1]!;
-      const a2 = addresses[i + 2]!;
-      const a3 = addresses[i + 3]!;
-      const a4 = addresses[i + 4]!;
-      const a5 = addresses[i + 5]!;
-      const a6 = addresses[i + 6]!;
-      const a7 = addresses[i + 7]!;
+      const a1 = addresses[i | 1]!;
+      const a2 = addresses[i | 2]!;
+      const a3 = addresses[i | 3]!;
+      const a4 = addresses[i | 4]!;
+      const a5 = addresses[i | 5]!;
+      const a6 = addresses[i | 6]!;
+      const a7 = addresses[i | 7]!;
       let e0 = t[a0 >>> 12]!;
       let e1 = t[a1 >>> 12]!;
       let e2 = t[a2 >>> 12]!;
@@ -136,13 +137,13 @@ export class Lpm4 {
       if (e6 < -1) e6 = t[~e6 | ((a6 >>> 8) & 15)]!;
       if (e7 < -1) e7 = t[~e7 | ((a7 >>> 8) & 15)]!;
       out[i] = e0;
-      out[i + 1] = e1;
-      out[i + 2] = e2;
-      out[i + 3] = e3;
-      out[i + 4] = e4;
-      out[i + 5] = e5;
-      out[i + 6] = e6;
-      out[i + 7] = e7;
+      out[i | 1] = e1;
+      out[i | 2] = e2;
+      out[i | 3] = e3;
+      out[i | 4] = e4;
+      out[i | 5] = e5;
+      out[i | 6] = e6;
+      out[i | 7] = e7;
       // e + 1 < 0 only for nodes (prefixes longer than /24 below); rare.
       if (((e0 + 1) | (e1 + 1) | (e2 + 1) | (e3 + 1) | (e4 + 1) | (e5 + 1) | (e6 + 1) | (e7 + 1)) < 0) {
         for (let k = i; k < i + 8; k++) {

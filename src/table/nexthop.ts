@@ -120,6 +120,9 @@ export class NextHops {
   private readonly bucketFree = new Map<number, number[]>(); // size -> free offsets
   private nhCount = 0;
   private groupCount = 0;
+  /** No free next-hop id / group id below these. */
+  private lowFree = 0;
+  private lowFreeGroup = 0;
 
   constructor(options: NextHopsOptions = {}) {
     this.capacity = checkInt('capacity', options.capacity ?? 65536, 1, ROUTE_GROUP);
@@ -152,9 +155,10 @@ export class NextHops {
 
   /** Adds a next hop at the lowest free id; returns the id (also its route value). */
   add(spec: NextHopSpec): number {
-    for (let id = 0; id < this.capacity; id++) {
+    for (let id = this.lowFree; id < this.capacity; id++) {
       if (this.kind[id] === NextHopKind.FREE) {
         this.write(id, spec);
+        this.lowFree = id + 1;
         return id;
       }
     }
@@ -180,6 +184,7 @@ export class NextHops {
     }
     this.kind[id] = NextHopKind.FREE;
     this.nhCount--;
+    if (id < this.lowFree) this.lowFree = id;
     return true;
   }
 
@@ -247,7 +252,7 @@ export class NextHops {
 
   /** Creates a resilient ECMP group; returns its route value (Route.group(id)). */
   addGroup(members: number[], options: GroupOptions = {}): number {
-    let g = 0;
+    let g = this.lowFreeGroup;
     while (g < this.groupCapacity && this.groupMask[g] !== -1) g++;
     if (g === this.groupCapacity) throw new VtepError('ERR_LIMIT', `nexthops: all ${this.groupCapacity} groups in use`);
     const size = checkInt('buckets', options.buckets ?? 128, 1, 4096);
@@ -257,6 +262,7 @@ export class NextHops {
     this.groupMask[g] = size - 1;
     this.groups[g] = { members: [], weights: [] };
     this.groupCount++;
+    this.lowFreeGroup = g + 1;
     try {
       this.setGroup(g, members, options.weights);
     } catch (err) {
@@ -323,6 +329,7 @@ export class NextHops {
     this.groupMask[g] = -1;
     this.groups[g] = undefined;
     this.groupCount--;
+    if (g < this.lowFreeGroup) this.lowFreeGroup = g;
     return true;
   }
 

@@ -118,6 +118,21 @@ test('aging with an injected clock; refresh keeps an entry; events fire on chang
   assert.is(e.length, 0);
 });
 
+test('listeners may change the table while age() reports', () => {
+  const fdb = new Fdb({ capacity: 8, ageMs: 10 });
+  for (let i = 1; i <= 200; i++) fdb.learn(1, 0x0200, i, 1, 0);
+  let n = 0;
+  fdb.on('aged', () => {
+    n++;
+    fdb.learn(2, 0x0200, n, 2, 100); // grows the table mid-report
+  });
+  assert.is(fdb.age(50), 200);
+  assert.is(n, 200);
+  assert.is(fdb.size, 200);
+  assert.is(fdb.learnedIn(1), 0);
+  assert.is(fdb.learnedIn(2), 200);
+});
+
 test('limits per bridge domain and overall: learning stops, is counted, one event per episode', () => {
   const fdb = new Fdb({ maxLearned: 5, bdLimit: 3 });
   const limits: string[] = [];

@@ -76,6 +76,20 @@ test('bad next hops throw a VtepError naming the field', () => {
   assert.throws(() => nh.select === undefined || nh.members(Route.group(5)), isVtepError('ERR_NOT_FOUND', /group/));
 });
 
+test('ids: the lowest free one is reused, for next hops and groups', () => {
+  const nh = new NextHops({ capacity: 5000, groups: 100 });
+  for (let i = 0; i < 5000; i++) assert.is(nh.add({ type: 'drop' }), i);
+  nh.delete(1234);
+  nh.delete(17);
+  assert.is(nh.add({ type: 'drop' }), 17);
+  assert.is(nh.add({ type: 'drop' }), 1234);
+  const gs = Array.from({ length: 100 }, () => nh.addGroup([0]));
+  assert.is(Route.id(gs[99]!), 99);
+  nh.deleteGroup(gs[42]!);
+  assert.is(Route.id(nh.addGroup([1])), 42);
+  assert.throws(() => nh.addGroup([1]), isVtepError('ERR_LIMIT'));
+});
+
 test('route values: next hop or group, told apart by bit 30', () => {
   assert.is(Route.nexthop(5), 5);
   assert.is(Route.group(5), ROUTE_GROUP + 5);
