@@ -8,7 +8,7 @@
 import { countGc, measure, type BenchRow, type Suite } from './harness.js';
 import { CProcess, checksum, median, paired } from './lpm.js';
 import { Fdb, Learn } from '../src/table/index.js';
-import { rng } from '../test/table/data.js';
+import { rng } from './data.js';
 
 const ENTRIES = 1_000_000;
 const KEYS = 1 << 20;

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { compileC, countGc, measure, type BenchContext, type BenchRow, type Suite } from './harness.js';
 import { Lpm4, Lpm6 } from '../src/table/index.js';
-import { inTableKeys4, inTableKeys6, loadTable4, loadTable6, randomKeys4, randomKeys6, rng } from '../test/table/data.js';
+import { inTableKeys4, inTableKeys6, loadTable4, loadTable6, randomKeys4, randomKeys6, rng } from './data.js';
 
 const KEYS = 1 << 20;
 const UPDATES = 100_000;

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Fdb, FdbValue, Learn, VtepError, parseMac } from '../../src/index.js';
-import { rng } from './data.js';
+import { rng } from '../../bench/data.js';
 
 const MAC1 = parseMac('02:00:00:00:00:01');
 const hi = (mac: number): number => Math.floor(mac / 2 ** 32);

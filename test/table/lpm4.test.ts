@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lpm4, VtepError, parseIPv4 } from '../../src/index.js';
 import { Lpm4 as Lpm4Direct } from '../../src/table/index.js';
-import { inTableKeys4, loadTable4, randomKeys4, rng } from './data.js';
+import { inTableKeys4, loadTable4, randomKeys4, rng } from '../../bench/data.js';
 import { BitTrie, NaiveLpm } from './ref.js';
 
 const ip = (s: string): number => parseIPv4(s);

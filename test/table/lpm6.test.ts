@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lpm6, VtepError, parseIPv6 } from '../../src/index.js';
-import { inTableKeys6, loadTable6, randomKeys6, rng } from './data.js';
+import { inTableKeys6, loadTable6, randomKeys6, rng } from '../../bench/data.js';
 import { BitTrie, NaiveLpm } from './ref.js';
 
 const ip = (s: string): Uint32Array => parseIPv6(s);

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NextHopKind, NextHops, Remotes, Route, ROUTE_GROUP, TunnelProto, VtepError } from '../../src/index.js';
-import { rng } from './data.js';
+import { rng } from '../../bench/data.js';
 
 function isVtepError(code: string, re?: RegExp) {
   return (e: unknown): boolean => e instanceof VtepError && e.code === code && (re === undefined || re.test(e.message));

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../src/io/native.js';
-import { parseCidr } from '../../src/wire/addr.js';
+import { PACKAGE_ROOT } from '../src/io/native.js';
+import { parseCidr } from '../src/wire/addr.js';
 
 export const DATA_DIR = path.join(PACKAGE_ROOT, 'test', 'data');
 
