@@ -7,6 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/io/native.js';
 import { parseCidr } from '../src/wire/addr.js';
+import { rng } from '../src/util/rng.js';
+export { rng } from '../src/util/rng.js';
 
 export const DATA_DIR = path.join(PACKAGE_ROOT, 'test', 'data');
 
@@ -65,16 +67,6 @@ export function loadTable6(): Table6 {
   return { count: all.length, words, lengths };
 }
 
-/** xorshift32: small, fast, seeded; never returns 0 for a non-zero seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
 
 /** n uniformly random IPv4 addresses. */
 export function randomKeys4(n: number, seed: number): Uint32Array {

@@ -14,7 +14,7 @@ import { Batch } from '../src/packet/batch.js';
 import { Tunnel } from '../src/tunnel/tunnel.js';
 import { encapBatch, encapInPlace } from '../src/tunnel/encap.js';
 import { checksum } from '../src/wire/checksum.js';
-import type { Port, PortStats } from '../src/io/port.js';
+import { zeroStats, type Port, type PortStats } from '../src/io/port.js';
 import { measure, type BenchRow, type Suite } from './harness.js';
 
 const N = 256;
@@ -38,7 +38,7 @@ class SinkPort extends EventEmitter implements Port {
     setImmediate(cb);
   }
   get stats(): PortStats {
-    return { rxPackets: 0, rxBytes: 0, txPackets: this.packets, txBytes: 0, rxTruncated: 0, txEagain: 0, txEnobufs: 0, txErrors: 0, lastError: undefined, rxCalls: 0, txCalls: 0, txGso: 0, txGsoFallback: 0 };
+    return { ...zeroStats(), txPackets: this.packets };
   }
   get closed(): boolean {
     return false;

@@ -936,37 +936,36 @@ export class Dataplane extends EventEmitter {
     return false;
   }
 
+  /** Suppression entry k gets `mac`; k < 0 makes a new entry. Returns the entry. */
+  private static arpSet(br: BridgeEntry, k: number, mac: number): number {
+    if (k >= 0) {
+      br.arpMac[k] = mac;
+      return k;
+    }
+    br.arpMac.push(mac);
+    return br.arpMac.length - 1;
+  }
+
   private arpLearn4(br: BridgeEntry, ip: number, mac: number): void {
     const k = br.arp4.get(ip);
-    if (k >= 0) br.arpMac[k] = mac;
-    else {
-      br.arp4.set(ip, br.arpMac.length);
-      br.arpMac.push(mac);
-    }
+    const n = Dataplane.arpSet(br, k, mac);
+    if (k < 0) br.arp4.set(ip, n);
   }
 
   private arpLearn6At(br: BridgeEntry, u8: Uint8Array, at: number, mac: number): void {
     const w = this.words;
-    const a = u32(u8, at), b = u32(u8, at + 4), c = u32(u8, at + 8), d = u32(u8, at + 12);
-    const k = br.arp6.get(a, b, c, d);
-    if (k >= 0) br.arpMac[k] = mac;
-    else {
-      w[0] = a; w[1] = b; w[2] = c; w[3] = d;
-      br.arp6.set(w, 0, br.arpMac.length);
-      br.arpMac.push(mac);
-    }
+    w[0] = u32(u8, at);
+    w[1] = u32(u8, at + 4);
+    w[2] = u32(u8, at + 8);
+    w[3] = u32(u8, at + 12);
+    this.arpLearn(br, 6, w, 0, mac);
   }
 
   private arpLearn(br: BridgeEntry, family: number, words: Uint32Array, off: number, mac: number): void {
-    if (family === 4) this.arpLearn4(br, words[off]!, mac);
-    else {
-      const k = br.arp6.getWords(words, off);
-      if (k >= 0) br.arpMac[k] = mac;
-      else {
-        br.arp6.set(words, off, br.arpMac.length);
-        br.arpMac.push(mac);
-      }
-    }
+    if (family === 4) return this.arpLearn4(br, words[off]!, mac);
+    const k = br.arp6.getWords(words, off);
+    const n = Dataplane.arpSet(br, k, mac);
+    if (k < 0) br.arp6.set(words, off, n);
   }
 
   /**
@@ -1269,16 +1268,22 @@ export class Dataplane extends EventEmitter {
     }
   }
 
-  private neighLearn4(v: VrfEntry, ip: number, mac: number, port: number): void {
-    const k = v.neigh4.get(ip);
+  /** Neighbor entry k gets `mac` on `port`; k < 0 makes a new entry. Returns the entry. */
+  private static neighSet(v: VrfEntry, k: number, mac: number, port: number): number {
     if (k >= 0) {
       v.neighMac[k] = mac;
       v.neighPort[k] = port;
-    } else {
-      v.neigh4.set(ip, v.neighMac.length);
-      v.neighMac.push(mac);
-      v.neighPort.push(port);
+      return k;
     }
+    v.neighMac.push(mac);
+    v.neighPort.push(port);
+    return v.neighMac.length - 1;
+  }
+
+  private neighLearn4(v: VrfEntry, ip: number, mac: number, port: number): void {
+    const k = v.neigh4.get(ip);
+    const n = Dataplane.neighSet(v, k, mac, port);
+    if (k < 0) v.neigh4.set(ip, n);
     if (v.pending.size > 0) this.release(v, formatIp({ family: 4, words: Uint32Array.of(ip) }), mac, port);
   }
 
@@ -1327,14 +1332,8 @@ export class Dataplane extends EventEmitter {
     const w = this.words;
     w[0] = u32(u8, at); w[1] = u32(u8, at + 4); w[2] = u32(u8, at + 8); w[3] = u32(u8, at + 12);
     const k = v.neigh6.get(w[0]!, w[1]!, w[2]!, w[3]!);
-    if (k >= 0) {
-      v.neighMac[k] = mac;
-      v.neighPort[k] = port;
-    } else {
-      v.neigh6.set(w, 0, v.neighMac.length);
-      v.neighMac.push(mac);
-      v.neighPort.push(port);
-    }
+    const n = Dataplane.neighSet(v, k, mac, port);
+    if (k < 0) v.neigh6.set(w, 0, n);
     if (v.pending.size > 0) this.release(v, formatIp({ family: 6, words: w.slice() }), mac, port);
   }
 

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { VtepError, checkInt } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import type { Port, PortStats } from './port.js';
-import { checkRange } from './port.js';
+import { checkRange, zeroStats } from './port.js';
 
 export interface MemoryPortOptions {
   name?: string;
@@ -37,10 +37,7 @@ export class MemoryPort extends EventEmitter implements Port {
   private scheduled = false;
   private observers: TransmitObserver[] = [];
   private _closed = false;
-  private readonly s: PortStats = {
-    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxTruncated: 0, txEagain: 0, txEnobufs: 0,
-    txErrors: 0, lastError: undefined, rxCalls: 0, txCalls: 0, txGso: 0, txGsoFallback: 0,
-  };
+  private readonly s: PortStats = zeroStats();
   /** Frames dropped because the receive ring was full. */
   rxDropped = 0;
 

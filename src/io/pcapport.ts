@@ -11,7 +11,7 @@ import { readCapture, type CaptureReader, type CaptureSource } from '../pcap/rea
 import { PcapWriter, PcapngWriter, type CaptureTarget } from '../pcap/writer.js';
 import { LinkType } from '../pcap/format.js';
 import type { Port, PortStats } from './port.js';
-import { checkRange } from './port.js';
+import { checkRange, zeroStats } from './port.js';
 
 export interface PcapPortOptions {
   name?: string;
@@ -40,10 +40,7 @@ export class PcapPort extends EventEmitter implements Port {
   finished: Promise<void> = Promise.resolve();
   /** Records skipped because their link type is not Ethernet. */
   skipped = 0;
-  private readonly s: PortStats = {
-    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxTruncated: 0, txEagain: 0, txEnobufs: 0,
-    txErrors: 0, lastError: undefined, rxCalls: 0, txCalls: 0, txGso: 0, txGsoFallback: 0,
-  };
+  private readonly s: PortStats = zeroStats();
 
   constructor(options: PcapPortOptions) {
     super();

@@ -45,6 +45,14 @@ export interface PortStats {
   txGsoFallback: number;
 }
 
+/** Counters all zero: the start of a port's stats. */
+export function zeroStats(): PortStats {
+  return {
+    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxTruncated: 0, txEagain: 0, txEnobufs: 0,
+    txErrors: 0, lastError: undefined, rxCalls: 0, txCalls: 0, txGso: 0, txGsoFallback: 0,
+  };
+}
+
 /**
  * A source and sink of packets in pool slots. Ownership: readBatch fills an
  * empty batch with fresh slots the caller then owns; writeBatch never frees

@@ -198,13 +198,7 @@ export class Decapsulator {
    */
   udpPayload(u8: Uint8Array, start: number, len: number, localPort: number, family: number, src: ArrayLike<number>, srcOff: number): number {
     this.w32 = null;
-    const p = this.peer;
-    this.peerFamily = family;
-    p[0] = src[srcOff]!;
-    p[1] = family === 6 ? src[srcOff + 1]! : 0;
-    p[2] = family === 6 ? src[srcOff + 2]! : 0;
-    p[3] = family === 6 ? src[srcOff + 3]! : 0;
-    if (!this.peerOk()) return this.count(Reason['unknown-peer']);
+    if (!this.setPeer(family, src, srcOff)) return this.count(Reason['unknown-peer']);
     return this.count(this.byPort(u8, start, start + len, localPort));
   }
 
@@ -214,19 +208,25 @@ export class Decapsulator {
    */
   grePayload(u8: Uint8Array, start: number, len: number, family: number, src: ArrayLike<number>, srcOff: number, u32: Uint32Array | null = null): number {
     this.w32 = u32;
-    const p = this.peer;
-    this.peerFamily = family;
-    p[0] = src[srcOff]!;
-    p[1] = family === 6 ? src[srcOff + 1]! : 0;
-    p[2] = family === 6 ? src[srcOff + 2]! : 0;
-    p[3] = family === 6 ? src[srcOff + 3]! : 0;
-    if (!this.peerOk()) return this.count(Reason['unknown-peer']);
+    if (!this.setPeer(family, src, srcOff)) return this.count(Reason['unknown-peer']);
     return this.count(this.greBody(u8, start, start + len));
   }
 
   private count(reason: number): number {
     this.counters[reason]!++;
     return reason;
+  }
+
+  /** Records a source given by a socket; true when it is an accepted peer. */
+  private setPeer(family: number, src: ArrayLike<number>, off: number): boolean {
+    const p = this.peer;
+    const v6 = family === 6;
+    this.peerFamily = family;
+    p[0] = src[off]!;
+    p[1] = v6 ? src[off + 1]! : 0;
+    p[2] = v6 ? src[off + 2]! : 0;
+    p[3] = v6 ? src[off + 3]! : 0;
+    return this.peerOk();
   }
 
   private peerOk(): boolean {

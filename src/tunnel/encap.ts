@@ -109,7 +109,7 @@ export function encapInPlace(t: Tunnel, u8: Uint8Array, start: number, len: numb
  * and the flow hash read in words, through the pool's views.
  */
 export function encapInPool(t: Tunnel, pool: PacketPool, start: number, len: number, hash: number): number {
-  if (hash === 0 && needsHash(t)) hash = t.payload === Payload.ETHERNET ? flowHashPool(pool.u8, pool.u16, pool.u32, start, len) : flowHashIp(pool.u8, start, len);
+  if (hash === 0 && needsHash(t)) hash = poolHash(t, pool, start, len);
   return encapCore(t, pool.u8, pool.u16, pool.u32, start, len, hash);
 }
 
@@ -213,28 +213,8 @@ function writeEntropyLabel(t: Tunnel, u8: Uint8Array, full: number, hash: number
  * and stored. Returns how many were encapsulated.
  */
 export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number {
-  const { u8, u16, u32, slotSize } = b.pool;
-  const hdr = t.hdrLen;
-  const wantHash = needsHash(t);
   let n = 0;
-  for (let i = from; i < to; i++) {
-    if (b.reason[i] !== 0) continue;
-    const s = b.start[i]!;
-    if (s - b.slot[i]! * slotSize < hdr) {
-      b.reason[i] = Reason['no-headroom'];
-      continue;
-    }
-    const len = b.len[i]!;
-    let h = b.hash[i]!;
-    if (h === 0 && wantHash) {
-      h = t.payload === Payload.ETHERNET ? flowHashPool(u8, u16, u32, s, len) : flowHashIp(u8, s, len);
-      b.hash[i] = h;
-    }
-    const ns = encapCore(t, u8, u16, u32, s, len, h);
-    b.start[i] = ns;
-    b.len[i] = len + hdr;
-    n++;
-  }
+  for (let i = from; i < to; i++) if (b.reason[i] === 0 && encapEntry(t, b, i)) n++;
   return n;
 }
 
@@ -243,31 +223,37 @@ export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number 
  * whose next hops point at different remote VTEPs within one batch.
  */
 export function encapBatchVia(tunnels: readonly Tunnel[], b: Batch, from = 0, to = b.count): number {
-  const { u8, u16, u32, slotSize } = b.pool;
   let n = 0;
   for (let i = from; i < to; i++) {
     if (b.reason[i] !== 0) continue;
     const t = tunnels[b.aux[i]!];
-    if (t === undefined) {
-      b.reason[i] = Reason['no-route'];
-      continue;
-    }
-    const s = b.start[i]!;
-    const hdr = t.hdrLen;
-    if (s - b.slot[i]! * slotSize < hdr) {
-      b.reason[i] = Reason['no-headroom'];
-      continue;
-    }
-    const len = b.len[i]!;
-    let h = b.hash[i]!;
-    if (h === 0 && needsHash(t)) {
-      h = payloadHash(t, u8, s, len);
-      b.hash[i] = h;
-    }
-    const ns = encapCore(t, u8, u16, u32, s, len, h);
-    b.start[i] = ns;
-    b.len[i] = len + hdr;
-    n++;
+    if (t === undefined) b.reason[i] = Reason['no-route'];
+    else if (encapEntry(t, b, i)) n++;
   }
   return n;
+}
+
+/** Encapsulates batch entry i in place (hash kept in b.hash); false when it had too little headroom. */
+function encapEntry(t: Tunnel, b: Batch, i: number): boolean {
+  const pool = b.pool;
+  const s = b.start[i]!;
+  const hdr = t.hdrLen;
+  if (s - b.slot[i]! * pool.slotSize < hdr) {
+    b.reason[i] = Reason['no-headroom'];
+    return false;
+  }
+  const len = b.len[i]!;
+  let h = b.hash[i]!;
+  if (h === 0 && needsHash(t)) {
+    h = poolHash(t, pool, s, len);
+    b.hash[i] = h;
+  }
+  b.start[i] = encapCore(t, pool.u8, pool.u16, pool.u32, s, len, h);
+  b.len[i] = len + hdr;
+  return true;
+}
+
+/** The flow hash of a payload in pool memory (word loads where aligned). */
+function poolHash(t: Tunnel, pool: PacketPool, start: number, len: number): number {
+  return t.payload === Payload.ETHERNET ? flowHashPool(pool.u8, pool.u16, pool.u32, start, len) : flowHashIp(pool.u8, start, len);
 }

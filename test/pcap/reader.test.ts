@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { rng } from '../../src/util/rng.js';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -263,17 +264,6 @@ test('unknown blocks of any type are skipped by their length', () => {
   assert.equal(all(bytes), all(PCAPNG_LE));
 });
 
-/** xorshift32 */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
 
 test('fuzz: truncations and byte flips give records or ERR_PCAP_FORMAT, nothing else', () => {
   const inputs = [PCAP_LE_USEC, PCAP_BE_NSEC, PCAP_MODIFIED, PCAPNG_MULTI,

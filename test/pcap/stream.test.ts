@@ -8,17 +8,8 @@ import {
 } from '../../src/index.js';
 import { FIXTURES, PCAP_FIXTURES, concat, tempDir } from './helpers.js';
 import { PCAPNG_LE, PCAPNG_MULTI, PCAP_BE_NSEC, PCAP_LE_USEC, PCAP_MODIFIED } from './vectors.js';
+import { rng } from '../../src/util/rng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
 
 /** Splits bytes into chunks of 1..max bytes. */
 function chunks(bytes: Uint8Array, r: () => number, max: number): Uint8Array[] {

@@ -4,6 +4,7 @@
  * timestamps, interfaces, flags, comments).
  */
 import { test } from 'uvu';
+import { rng } from '../../src/util/rng.js';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,16 +28,6 @@ function theirs(f: TsharkFrame): TsharkFrame {
   return { ...f, protocols: '' };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
 
 if (!haveTshark()) {
   test('tshark interop', () => {

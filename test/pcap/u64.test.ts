@@ -1,21 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TS, U64, divmod64, mulAdd64, mulShr, timeFromUnits, tsScale, unitsFromTime } from '../../src/pcap/u64.js';
+import { rng } from '../../src/util/rng.js';
 
 // BigInt is the reference here (tests only); the code under test never uses it.
 
-/** Deterministic 32-bit generator (xorshift32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 const big = (hi: number, lo: number): bigint => (BigInt(hi) << 32n) | BigInt(lo);
 

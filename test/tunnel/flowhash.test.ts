@@ -1,18 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { flowHash, flowHashIp, flowHashPool, entropyPort, PacketPool } from '../../src/index.js';
+import { rng } from '../../src/util/rng.js';
 
-/** Seeded xorshift32. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
 
 /** Ethernet[IPv4[UDP]] frame of one flow. */
 function frame(srcIp: number, dstIp: number, sport: number, dport: number, proto = 17): Uint8Array {

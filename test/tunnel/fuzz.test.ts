@@ -12,20 +12,11 @@ import * as assert from 'uvu/assert';
 import { Decapsulator, Tunnel, encapInPlace } from '../../src/index.js';
 import { toHex } from '../../src/wire/bytes.js';
 import { fixtureJson, pcapFrames, type DecapFixture, type EncapFixture } from '../helpers/fixtures.js';
+import { rng } from '../../src/util/rng.js';
 
 const INPUTS = 1_000_000;
 const PROXY_SAMPLE = 20_000;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
 
 function seeds(): Uint8Array[] {
   const out = pcapFrames('decap.pcap');
