@@ -28,7 +28,7 @@ No root needed.
 
   --count N   pings per scenario (default 3)
   --netns     instead: as root, build network namespaces with a kernel VXLAN
-              VTEP (ip link add type vxlan, in a bridge) and ping across it
+              VTEP (a kernel device of type vxlan, in a bridge) and ping across it
               from a host behind our TAP; everything is deleted afterwards.`;
 
 const UNDERLAY = { a: '198.18.0.1', b: '198.18.0.2', macA: '02:fc:18:00:00:01', macB: '02:fc:18:00:00:02' };

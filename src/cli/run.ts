@@ -22,7 +22,7 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
 Counters are printed as one JSON line on standard output every
 --stats-interval seconds and on SIGUSR1. SIGINT and SIGTERM stop it cleanly:
 sockets closed, TAP devices (not persistent) gone. A TAP may be moved into
-another namespace while it runs (ip link set TAP netns NS).
+another namespace while it runs (with the netns option of ip-link).
 Exit status: 0 stopped by a signal, 1 a device or socket could not be opened,
 2 a bad config (the message names the field and the value).`;
 

@@ -66,8 +66,8 @@ export interface KernelVtepOptions {
 }
 
 /**
- * A Linux VXLAN VTEP in nsK: `ip link add vx0 type vxlan id VNI local ...
- * dstport 4789 dev u0` enslaved to bridge br0, and a flood entry per remote
+ * A Linux VXLAN VTEP in nsK: a link vx0 of type vxlan (id VNI, the local
+ * address, dstport 4789, over dev u0) in bridge br0, and a flood entry per remote
  * (head-end replication, as `bridge fdb append 00:00:00:00:00:00 dst R`).
  * Learning stays on: the kernel learns our hosts' MACs at our address.
  */
