@@ -17,7 +17,6 @@ const LIST = [
   ['not-local', 'outer destination is not one of our addresses'],
   ['unsupported', 'a protocol, port or payload type we do not carry'],
   ['no-headroom', 'not enough headroom to prepend the outer headers'],
-  ['too-big', 'larger than the egress MTU with DF set'],
   ['no-route', 'no route in the VRF for the destination'],
   ['no-neighbor', 'the next hop did not answer ARP / neighbor solicitation in time'],
   ['no-port', 'the output port is missing or down'],
