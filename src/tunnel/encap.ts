@@ -213,8 +213,30 @@ function writeEntropyLabel(t: Tunnel, u8: Uint8Array, full: number, hash: number
  * and stored. Returns how many were encapsulated.
  */
 export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number {
+  // The loop body is spelled out rather than calling encapEntry: with the call,
+  // V8 no longer inlines the hash and the template copy into it (37 -> 46 ns a packet here).
+  const pool = b.pool;
+  const { u8, u16, u32, slotSize } = pool;
+  const hdr = t.hdrLen;
+  const wantHash = needsHash(t);
   let n = 0;
-  for (let i = from; i < to; i++) if (b.reason[i] === 0 && encapEntry(t, b, i)) n++;
+  for (let i = from; i < to; i++) {
+    if (b.reason[i] !== 0) continue;
+    const s = b.start[i]!;
+    if (s - b.slot[i]! * slotSize < hdr) {
+      b.reason[i] = Reason['no-headroom'];
+      continue;
+    }
+    const len = b.len[i]!;
+    let h = b.hash[i]!;
+    if (h === 0 && wantHash) {
+      h = t.payload === Payload.ETHERNET ? flowHashPool(u8, u16, u32, s, len) : flowHashIp(u8, s, len);
+      b.hash[i] = h;
+    }
+    b.start[i] = encapCore(t, u8, u16, u32, s, len, h);
+    b.len[i] = len + hdr;
+    n++;
+  }
   return n;
 }
 
@@ -228,13 +250,16 @@ export function encapBatchVia(tunnels: readonly Tunnel[], b: Batch, from = 0, to
     if (b.reason[i] !== 0) continue;
     const t = tunnels[b.aux[i]!];
     if (t === undefined) b.reason[i] = Reason['no-route'];
-    else if (encapEntry(t, b, i)) n++;
+    else if (encapEntry(t, b, i, needsHash(t))) n++;
   }
   return n;
 }
 
-/** Encapsulates batch entry i in place (hash kept in b.hash); false when it had too little headroom. */
-function encapEntry(t: Tunnel, b: Batch, i: number): boolean {
+/**
+ * Encapsulates batch entry i in place (hash kept in b.hash); false when it had
+ * too little headroom. `wantHash` is needsHash(t), decided once per batch.
+ */
+function encapEntry(t: Tunnel, b: Batch, i: number, wantHash: boolean): boolean {
   const pool = b.pool;
   const s = b.start[i]!;
   const hdr = t.hdrLen;
@@ -244,7 +269,7 @@ function encapEntry(t: Tunnel, b: Batch, i: number): boolean {
   }
   const len = b.len[i]!;
   let h = b.hash[i]!;
-  if (h === 0 && needsHash(t)) {
+  if (h === 0 && wantHash) {
     h = poolHash(t, pool, s, len);
     b.hash[i] = h;
   }
