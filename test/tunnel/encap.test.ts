@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tunnel, encapInPlace, encapBatch, flowHash, entropyPort, Decapsulator, decapBatch, RxDepth, PacketPool, Batch } from '../../src/index.js';
+import { Tunnel, encapInPlace, encapBatch, encapBatchVia, flowHash, entropyPort, Decapsulator, decapBatch, RxDepth, PacketPool, Batch, REASON_NAMES } from '../../src/index.js';
 import { udpChecksumOk } from '../../src/wire/udp.js';
 import { toHex } from '../../src/wire/bytes.js';
 import { fixtureJson, pcapFrames, type EncapFixture, type EncapSet } from '../helpers/fixtures.js';
@@ -216,6 +216,26 @@ test('bad options throw VtepError naming the field and the value', () => {
   assert.throws(() => new Tunnel({ proto: 'vxlan', vni: 1, ...base, srcPortRange: [50000, 60000] }), /power of two/);
   assert.throws(() => new Tunnel({ proto: 'vxlan', vni: 1, src: '198.18.0.1', dst: '198.18.0.2' }), /srcMac/);
   assert.throws(() => new Tunnel({ proto: 'bogus' as never, ...base }), (e: any) => e.code === 'ERR_INVALID_ARG' && /proto: "bogus"/.test(e.message));
+});
+
+test('encapBatchVia: a tunnel per entry (aux), a missing one drops the entry as no-route', () => {
+  const pool = new PacketPool({ slots: 8 });
+  const b = new Batch(pool, 8);
+  const f = frames[1]!;
+  for (let k = 0; k < 3; k++) b.pushCopy(f);
+  const to = (dst: string, vni: number): Tunnel => new Tunnel({ proto: 'vxlan', vni, src: '198.18.0.1', dst, srcMac: E.srcMac, dstMac: E.dstMac });
+  b.aux[0] = 1;
+  b.aux[1] = 0;
+  b.aux[2] = 7;
+  assert.is(encapBatchVia([to('198.18.0.2', 10), to('198.18.0.3', 20)], b), 2);
+  const d = new Decapsulator({ local: ['198.18.0.2', '198.18.0.3'], vxlan: { vnis: [10, 20] } });
+  assert.is(d.frame(pool.u8, b.start[0]!, b.len[0]!), 0);
+  assert.is(d.id, 20, 'entry 0 through tunnel 1');
+  assert.is(d.frame(pool.u8, b.start[1]!, b.len[1]!), 0);
+  assert.is(d.id, 10, 'entry 1 through tunnel 0');
+  assert.is(REASON_NAMES[b.reason[2]!], 'no-route');
+  assert.is(b.len[2], f.length, 'untouched');
+  b.release();
 });
 
 test('no headroom: the entry is dropped as no-headroom, not written', () => {
