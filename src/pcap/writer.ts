@@ -112,17 +112,43 @@ function copyInto(out: Uint8Array, pos: number, bytes: Uint8Array, offset: numbe
   else out.set(bytes.subarray(offset, offset + len), pos);
 }
 
-export class PcapWriter {
+/** What both writers do with their sink: backpressure, size, memory output, close. */
+abstract class SinkWriter {
+  protected abstract readonly sink: Sink;
+
+  /** Resolves when the stream has room again. */
+  drain(): Promise<void> {
+    return this.sink.drain();
+  }
+
+  /** Bytes written so far, file header included. */
+  get bytesWritten(): number {
+    return this.sink.flushed + this.sink.used;
+  }
+
+  /** The file so far (memory writers only). */
+  toBuffer(): Buffer {
+    return this.sink.bytes();
+  }
+
+  /** Flushes and ends the stream; resolves when it is all written. */
+  close(): Promise<void> {
+    return this.sink.close();
+  }
+}
+
+export class PcapWriter extends SinkWriter {
   readonly linkType: number;
   readonly nanos: boolean;
   readonly snaplen: number;
   readonly littleEndian: boolean;
   /** Packets written. */
   packets = 0;
-  private readonly sink: Sink;
+  protected readonly sink: Sink;
 
   /** Writes to a file path, a Writable, or (no target) memory: see toBuffer(). */
   constructor(target?: CaptureTarget, options: PcapWriterOptions = {}) {
+    super();
     this.linkType = checkInt('linkType', options.linkType ?? 1, 0, 0x03ffffff);
     this.nanos = options.nanos === true;
     this.snaplen = checkInt('snaplen', options.snaplen ?? MAX_SNAPLEN, 1, 0x7fffffff);
@@ -185,25 +211,6 @@ export class PcapWriter {
     return this.write(pkt.data, 0, undefined, pkt.tsSec ?? (pkt.tsNsec === undefined ? undefined : 0), pkt.tsNsec ?? 0, pkt.origLen);
   }
 
-  /** Resolves when the stream has room again. */
-  drain(): Promise<void> {
-    return this.sink.drain();
-  }
-
-  /** Bytes written so far, header included. */
-  get bytesWritten(): number {
-    return this.sink.flushed + this.sink.used;
-  }
-
-  /** The file so far (memory writers only). */
-  toBuffer(): Buffer {
-    return this.sink.bytes();
-  }
-
-  /** Flushes and ends the stream; resolves when it is all written. */
-  close(): Promise<void> {
-    return this.sink.close();
-  }
 }
 
 /** An interface of a PcapngWriter, prepared for writing. */
@@ -214,17 +221,18 @@ interface WriterInterface {
   tsoffset: number;
 }
 
-export class PcapngWriter {
+export class PcapngWriter extends SinkWriter {
   /** Byte order of the current section. */
   littleEndian: boolean;
   /** Packets written. */
   packets = 0;
-  private readonly sink: Sink;
+  protected readonly sink: Sink;
   private ifaces: WriterInterface[] = [];
   private sections = 0;
 
   /** Writes to a file path, a Writable, or (no target) memory: see toBuffer(). */
   constructor(target?: CaptureTarget, options: PcapngWriterOptions = {}) {
+    super();
     this.littleEndian = options.bigEndian !== true;
     this.sink = new Sink(target, options);
     this.newSection(options);
@@ -410,25 +418,6 @@ export class PcapngWriter {
     return s.ready;
   }
 
-  /** Resolves when the stream has room again. */
-  drain(): Promise<void> {
-    return this.sink.drain();
-  }
-
-  /** Bytes written so far. */
-  get bytesWritten(): number {
-    return this.sink.flushed + this.sink.used;
-  }
-
-  /** The file so far (memory writers only). */
-  toBuffer(): Buffer {
-    return this.sink.bytes();
-  }
-
-  /** Flushes and ends the stream; resolves when it is all written. */
-  close(): Promise<void> {
-    return this.sink.close();
-  }
 }
 
 /** A whole pcap file in memory from packet values. */
