@@ -25,11 +25,8 @@ import { emitMplsStack, Mpls, MplsLabel } from '../wire/mpls.js';
 import { IpProto } from '../wire/ip.js';
 import { sumBytes } from '../wire/checksum.js';
 
-/** Tunnel protocol codes (Batch.kind after decap, counters). */
-export const TunnelProto = { VXLAN: 1, GRE: 2, MPLSOUDP: 3, MPLSOGRE: 4 } as const;
-export type TunnelProtoName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
-export const PROTO_NAMES: readonly string[] = ['', 'vxlan', 'gre', 'mplsoudp', 'mplsogre'];
-const PROTO_BY_NAME: Record<string, number> = { vxlan: 1, gre: 2, mplsoudp: 3, mplsogre: 4 };
+import { TunnelProto, PROTO_NAMES, PROTO_BY_NAME, type TunnelProtoName } from './protos.js';
+export { TunnelProto, PROTO_NAMES, type TunnelProtoName };
 
 /** Where the output packet starts. */
 export const Depth = { FRAME: 0, IP: 1, UDP: 2 } as const;
