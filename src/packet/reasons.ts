@@ -25,6 +25,8 @@ const LIST = [
   ['tx-error', 'the output port refused the packet'],
   ['loop', 'would go back out where it came from'],
   ['filtered', 'a frame the bridge or router must not forward (e.g. reserved MAC)'],
+  ['link-down', 'the output port exists but its link is down (guest interface down, TAP being moved)'],
+  ['too-big', 'larger than the underlay MTU once encapsulated (answered with ICMP where allowed)'],
 ] as const;
 
 export type ReasonName = (typeof LIST)[number][0];
