@@ -13,7 +13,7 @@
  *                               "encap": "mplsoudp", "label": 200 } ] } ] }
  */
 import { invalidConfig, describe, VtepError } from '../errors.js';
-import { ipFamily, parseCidr, parseMac, type Cidr } from '../wire/addr.js';
+import { ipFamily, parseCidr, parseMac, type Cidr } from '../util/addr.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
 const ENCAPS: readonly string[] = ['vxlan', 'gre', 'mplsoudp', 'mplsogre'];

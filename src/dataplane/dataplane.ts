@@ -23,7 +23,7 @@ import { VtepError, invalidArg, checkInt } from '../errors.js';
 import { PacketPool, type PoolOptions } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { Reason, REASON_COUNT, reasonCountsObject } from '../packet/reasons.js';
-import { parseIp, parseCidr, parseMac, formatIp, readMac, writeMac, type IpAddr, type Cidr } from '../wire/addr.js';
+import { parseIp, parseCidr, parseMac, formatIp, readMac, writeMac, type IpAddr, type Cidr } from '../util/addr.js';
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
 import { Arp, ArpOp } from '../wire/arp.js';
 import { EtherType, Eth } from '../wire/ethernet.js';

@@ -17,7 +17,7 @@
 import type { Batch } from '../packet/batch.js';
 import { Reason, reasonCounters } from '../packet/reasons.js';
 import { invalidConfig, VtepError } from '../errors.js';
-import { parseIp, type IpAddr } from '../wire/addr.js';
+import { parseIp, type IpAddr } from '../util/addr.js';
 import { u16, u32 } from '../wire/bytes.js';
 import { walkL2, newL2Info, EtherType, Eth } from '../wire/ethernet.js';
 import { checkIpv4, ipv4IsFragment, Ipv4 } from '../wire/ipv4.js';

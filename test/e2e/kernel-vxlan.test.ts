@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { FDB_REMOTE } from '../../src/table/fdb.js';
-import { formatMac } from '../../src/wire/addr.js';
+import { formatMac } from '../../src/util/addr.js';
 import { Netns, veth, skipWithoutNetns, waitExit, PACKAGE_DIR } from '../helpers/netns.js';
 import { tempDir, haveTshark } from '../helpers/tools.js';
 import { attachTap, capture, hostOnBridge, kernelVtep, kernelVxlanFdb, noIpv6, ping, sleep, tcpTransfer, tsharkFields, until, waitLine } from './topo.js';
