@@ -1,6 +1,7 @@
 /** `vtep run`: the long-running dataplane from a vSwitch config. */
 import { readFileSync } from 'node:fs';
 import { Dataplane } from '../dataplane/dataplane.js';
+import { fromConfig } from '../dataplane/fromconfig.js';
 import { parseVswitchConfig } from '../dataplane/config.js';
 import { VtepError } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
@@ -59,9 +60,9 @@ export async function runCommand(args: string[]): Promise<number> {
       if (err instanceof VtepError) throw new UsageError(`vtep run: ${path}: ${err.message}`);
       throw err;
     }
-    const dp = Dataplane.fromConfig(config);
+    const dp = fromConfig(config);
     dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
-    dp.fdb.on('limit', (bd, scope, limit) => console.error(`vtep run: MAC learning stopped in bridge ${bd}: ${scope} limit ${limit} reached`));
+    dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
     dp.start();
     const ports = Object.keys(dp.stats().ports);
     console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters`);

@@ -67,8 +67,9 @@ export class Decapsulator {
   peerFamily = 0;
   readonly peer = new Uint32Array(4);
 
-  /** Drops per reason code (index 0: delivered). */
+  /** Drops per reason code (index 0: delivered), while `counting` (a dataplane counts in its own stage). */
   readonly counters = reasonCounters();
+  counting = true;
 
   private readonly local4 = new IdMap();
   private readonly local6 = new Addr6Map();
@@ -213,7 +214,7 @@ export class Decapsulator {
   }
 
   private count(reason: number): number {
-    this.counters[reason]!++;
+    if (this.counting) this.counters[reason]!++;
     return reason;
   }
 
