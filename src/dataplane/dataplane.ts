@@ -425,8 +425,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       rt.out[i] = IcmpWhy.HOST;
       rt.flags[i] = 0;
       rt.remote[i] = -1;
-      this.icmpError.vec[0] = i;
-      this.icmpError.n = 1;
+      this.graph.push(this.icmpError, i);
       this.graph.drain();
       this.tx.flush();
       b.release();

@@ -161,6 +161,9 @@ export class Runtime {
   /** Per packet: trace record number (0 = not traced); `tracing` is true while a traced batch is in flight. */
   traceId: Int32Array;
   tracing = false;
+  /** Per stage: its input vector (indexes into the batch) and how many it holds (see stage.ts). */
+  vecs: Uint16Array[] = [];
+  vn = new Int32Array(0);
   /** Scratch words for IPv6 addresses (no allocation per packet). */
   readonly words = new Uint32Array(4);
 

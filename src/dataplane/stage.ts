@@ -26,19 +26,16 @@ export abstract class Stage {
   abstract readonly nextNames: readonly string[];
   /** Drop reasons this stage can give (for documentation and tests). */
   abstract readonly reasons: readonly number[];
-  /** Next stages, resolved from nextNames by the graph (undefined for pseudo-nexts). */
-  next: (Stage | undefined)[] = [];
-  /** Input vector: indexes into the batch. */
-  vec: Uint16Array;
-  n = 0;
+  /** This stage's number in the graph (its input vector is rt.vecs[index], its length rt.vn[index]). */
+  index = -1;
+  /** Next stages' numbers, resolved from nextNames by the graph (-1 for pseudo-nexts). */
+  nextIdx = new Int32Array(0);
   /** Packets this stage processed. */
   packets = 0;
   readonly dropCounts = new Float64Array(REASON_COUNT);
   nextCounts = new Float64Array(0);
 
-  constructor(protected readonly rt: Runtime) {
-    this.vec = new Uint16Array(rt.capacity);
-  }
+  constructor(protected readonly rt: Runtime) {}
 
   /** Processes packets vec[0 .. n). */
   abstract run(vec: Uint16Array, n: number): void;
@@ -50,10 +47,13 @@ export abstract class Stage {
 
   /** Sends packet i to next stage k. */
   protected to(k: number, i: number): void {
-    const s = this.next[k]!;
-    s.vec[s.n++] = i;
+    // Vectors and their lengths live in the runtime, one typed array each, so
+    // that this store is monomorphic whichever stage comes next.
+    const rt = this.rt;
+    const t = this.nextIdx[k]!;
+    rt.vecs[t]![rt.vn[t]!++] = i;
     this.nextCounts[k]!++;
-    if (this.rt.tracing && this.rt.traceId[i] !== 0) this.rt.graph.step(this, i, s.name, 0);
+    if (rt.tracing && rt.traceId[i] !== 0) rt.graph.step(this, i, this.nextNames[k]!, 0);
   }
 
   /** Drops packet i for `reason`, counted here, on the dataplane and on the ingress port. */
@@ -87,16 +87,21 @@ export class Graph {
 
   constructor(private readonly rt: Runtime, stages: Stage[]) {
     this.stages = stages;
-    for (const s of stages) this.byName.set(s.name, s);
+    stages.forEach((s, k) => {
+      this.byName.set(s.name, s);
+      s.index = k;
+    });
     for (const s of stages) {
-      s.next = s.nextNames.map((name) => {
-        if (PSEUDO_NEXTS.has(name)) return undefined;
+      s.nextIdx = Int32Array.from(s.nextNames, (name) => {
+        if (PSEUDO_NEXTS.has(name)) return -1;
         const t = this.byName.get(name);
         if (t === undefined) throw new Error(`stage ${s.name}: next stage ${name} does not exist`);
-        return t;
+        return t.index;
       });
       s.nextCounts = new Float64Array(s.nextNames.length);
     }
+    rt.vn = new Int32Array(stages.length);
+    rt.vecs = stages.map(() => new Uint16Array(rt.capacity));
   }
 
   get(name: string): Stage {
@@ -106,16 +111,16 @@ export class Graph {
   /** Grows every stage's vector for batches of up to n packets (with the runtime's arrays). */
   grow(n: number): void {
     this.rt.grow(n);
-    for (const s of this.stages) s.vec = new Uint16Array(n);
+    this.rt.vecs = this.stages.map(() => new Uint16Array(n));
   }
 
   /** Runs packets [0, count) of the batch in flight, all entering at `entry`. */
   run(entry: Stage): void {
     const rt = this.rt;
     const n = rt.batch.count;
-    const vec = entry.vec;
+    const vec = rt.vecs[entry.index]!;
     for (let i = 0; i < n; i++) vec[i] = i;
-    entry.n = n;
+    rt.vn[entry.index] = n;
     if (this.traceLeft > 0) this.startTraces(n);
     this.drain();
     if (rt.tracing) this.endTraces();
@@ -124,19 +129,26 @@ export class Graph {
   /** Runs stages in order until none has work. */
   drain(): void {
     const stages = this.stages;
+    const vn = this.rt.vn;
+    const vecs = this.rt.vecs;
     let again = true;
     while (again) {
       again = false;
       for (let k = 0; k < stages.length; k++) {
-        const s = stages[k]!;
-        const n = s.n;
+        const n = vn[k]!;
         if (n === 0) continue;
-        s.n = 0;
+        vn[k] = 0;
+        const s = stages[k]!;
         s.packets += n;
-        s.run(s.vec, n);
+        s.run(vecs[k]!, n);
         again = true;
       }
     }
+  }
+
+  /** Queues packet i at a stage (for entries other than run(): held packets that expire). */
+  push(s: Stage, i: number): void {
+    this.rt.vecs[s.index]![this.rt.vn[s.index]!++] = i;
   }
 
   stats(): Record<string, StageStats> {

@@ -5,7 +5,8 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { u32 } from '../../wire/bytes.js';
-import { Eth } from '../../wire/ethernet.js';
+import { Eth, EtherType } from '../../wire/ethernet.js';
+import { isVlanTpid } from '../../wire/vlan.js';
 import { FDB_REMOTE } from '../../table/fdb.js';
 import { formatMac, readMac } from '../../util/addr.js';
 import { Stage } from '../stage.js';
@@ -57,7 +58,9 @@ export class L2LearnStage extends Stage {
           lastBd = br.index;
         }
       }
-      this.to(br.arpSuppress ? ARP_TERM : L2_FWD, i);
+      // Only ARP, IPv6 (neighbor discovery) and tagged frames can concern arp-term.
+      const type = (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
+      this.to(br.arpSuppress && (type === EtherType.ARP || type === EtherType.IPV6 || isVlanTpid(type)) ? ARP_TERM : L2_FWD, i);
     }
   }
 

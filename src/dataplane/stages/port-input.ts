@@ -21,23 +21,19 @@ export class PortInputStage extends Stage {
     const rt = this.rt;
     const e = rt.ingress;
     const len = rt.batch.len;
-    const owner = rt.owner;
-    const remote = rt.remote;
-    const flags = rt.flags;
+    // Every packet of the batch enters here: tag them all at once.
+    const count = rt.batch.count;
+    rt.owner.fill(e.owner, 0, count);
+    rt.remote.fill(-1, 0, count);
+    rt.flags.fill(0, 0, count);
     // A router port needs an IP header after the Ethernet one; ARP (28 bytes) is shorter still than that.
     const bridge = e.role === PortRole.BRIDGE;
     const min = bridge ? Eth.HEADER_LEN : Eth.HEADER_LEN + Ipv4.HEADER_LEN;
     const next = bridge ? L2_LEARN : IP_GATEWAY;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
-      if (len[i]! < min) {
-        this.drop(i, Reason.truncated);
-        continue;
-      }
-      owner[i] = e.owner;
-      remote[i] = -1;
-      flags[i] = 0;
-      this.to(next, i);
+      if (len[i]! < min) this.drop(i, Reason.truncated);
+      else this.to(next, i);
     }
   }
 

@@ -31,11 +31,21 @@ export class TunnelEncapStage extends Stage {
     const rt = this.rt;
     const b = rt.batch;
     const out = rt.out;
+    const pool = rt.pool;
+    const slotSize = pool.slotSize;
+    const tunnels = rt.tunnels.list;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
-      const r = encapAndQueue(rt, out[i]!, b.slot[i]!, b.start[i]!, b.len[i]!);
-      if (r === 0) this.sent(TX, i);
-      else if (r > 0) this.drop(i, r);
+      const ti = out[i]!;
+      const t = tunnels[ti]!;
+      const s = b.start[i]!;
+      const len = b.len[i]!;
+      if (s - b.slot[i]! * slotSize < t.hdrLen) {
+        this.drop(i, Reason['no-headroom']);
+        continue;
+      }
+      const ns = encapInPool(t, pool, s, len, 0);
+      if (rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + (s - ns))) this.sent(TX, i);
     }
   }
 
