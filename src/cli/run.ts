@@ -21,7 +21,9 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
                               "encap": "mplsoudp", "label": 200 } ] } ] }
 
 Counters are printed as one JSON line on standard output every
---stats-interval seconds and on SIGUSR1. SIGINT and SIGTERM stop it cleanly:
+--stats-interval seconds and on SIGUSR1 (with per-stage counters under
+"nodes"). SIGUSR2 traces the next 20 packets through the pipeline stages
+and prints their paths as one JSON line (within 10 seconds). SIGINT and SIGTERM stop it cleanly:
 sockets closed, TAP devices (not persistent) gone. A TAP may be moved into
 another namespace while it runs (with the netns option of ip-link).
 Exit status: 0 stopped by a signal, 1 a device or socket could not be opened,
@@ -65,12 +67,16 @@ export async function runCommand(args: string[]): Promise<number> {
     dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
     dp.start();
     const ports = Object.keys(dp.stats().ports);
-    console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters`);
+    console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters, SIGUSR2 a trace`);
     const print = (): void => {
       console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
     };
     const timer = interval === undefined ? undefined : setInterval(print, interval * 1000);
     process.on('SIGUSR1', print);
+    const trace = (): void => {
+      void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
+    };
+    process.on('SIGUSR2', trace);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {
         console.error(`vtep run: ${sig}: stopping`);
@@ -81,6 +87,7 @@ export async function runCommand(args: string[]): Promise<number> {
     });
     if (timer !== undefined) clearInterval(timer);
     process.off('SIGUSR1', print);
+    process.off('SIGUSR2', trace);
     dp.close();
     return Exit.OK;
   });
