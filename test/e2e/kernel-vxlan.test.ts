@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
+import type { VswitchConfigInput } from '../../src/dataplane/config-types.js';
 import { FDB_REMOTE } from '../../src/table/fdb.js';
 import { formatMac } from '../../src/util/addr.js';
 import { Netns, veth, skipWithoutNetns, waitExit, PACKAGE_DIR } from '../helpers/netns.js';
@@ -41,7 +42,7 @@ interface World {
 }
 
 /** The vSwitch config of our side (also written to a file for `vtep run`). */
-function config(nsV: Netns): object {
+function config(nsV: Netns): VswitchConfigInput {
   return {
     underlay: { address: '198.18.0.1', netns: nsV.name },
     bridges: [{ vni: VNI, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: MTU, mac: VM1.mac }], flood: ['198.18.0.2'] }],

@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
+import type { VswitchConfigInput } from '../../src/dataplane/config-types.js';
 import { Netns, veth, skipWithoutNetns } from '../helpers/netns.js';
 import { tempDir, haveTshark } from '../helpers/tools.js';
 import { attachTap, capture, noIpv6, ping, tsharkFields, type Capture } from './topo.js';
@@ -34,7 +35,7 @@ interface Side {
 }
 
 /** One side's vSwitch config: local and remote underlay addresses, VRF labels and subnets. */
-function config(ns: Netns, me: string, peer: string, side: 'a' | 'b'): object {
+function config(ns: Netns, me: string, peer: string, side: 'a' | 'b'): VswitchConfigInput {
   const tap = (name: string, mac: string) => ({ tap: `${name}${side}1`, netns: ns.name, mtu: MTU, mac });
   const [red, redPeer, blue, bluePeer] = side === 'a' ? [1, 2, 3, 4] : [2, 1, 4, 3];
   const n = side === 'a' ? 1 : 2;
