@@ -17,6 +17,7 @@ import { VtepError, invalidArg, checkInt } from '../errors.js';
 import { PacketPool, type PoolOptions } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { reasonCountsObject } from '../packet/reasons.js';
+import { Eth } from '../wire/ethernet.js';
 import { parseIp, parseMac, type IpAddr } from '../util/addr.js';
 import { PROTO_NAMES } from '../tunnel/protos.js';
 import { Decapsulator, type DecapConfig } from '../tunnel/decap.js';
@@ -421,7 +422,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       rt.ingress = e;
       rt.now = now;
       rt.owner[i] = v !== undefined ? v.owner : e.owner;
-      rt.l3[i] = h.start[r]! + 14;
+      rt.l3[i] = h.start[r]! + Eth.HEADER_LEN;
       rt.out[i] = IcmpWhy.HOST;
       rt.flags[i] = 0;
       rt.remote[i] = -1;

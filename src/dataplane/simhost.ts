@@ -11,7 +11,7 @@ import { PacketPool } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, readMac, writeMac } from '../util/addr.js';
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
-import { Arp, ArpOp } from '../wire/arp.js';
+import { Arp, ArpOp, emitArp } from '../wire/arp.js';
 import { EtherType, Eth } from '../wire/ethernet.js';
 import { Ipv4 } from '../wire/ipv4.js';
 import { IpProto } from '../wire/ip.js';
@@ -127,12 +127,7 @@ export class SimHost extends EventEmitter {
     writeMac(f, Eth.DST, 0xffffffffffff);
     writeMac(f, Eth.SRC, this.mac);
     put16(f, Eth.TYPE, EtherType.ARP);
-    const a = Eth.HEADER_LEN;
-    put32(f, a, 0x00010800);
-    put32(f, a + 4, 0x06040000 | ArpOp.REQUEST);
-    writeMac(f, a + Arp.SHA, this.mac);
-    put32(f, a + Arp.SPA, this.ip);
-    put32(f, a + Arp.TPA, ip);
+    emitArp({ op: ArpOp.REQUEST, senderMac: this.mac, senderIp: this.ip, targetMac: 0, targetIp: ip }, f, Eth.HEADER_LEN);
     this.transmit(f);
   }
 

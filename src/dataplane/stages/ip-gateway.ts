@@ -58,7 +58,7 @@ export class IpGatewayStage extends Stage {
           continue;
         }
       }
-      if (((u8[s]! << 8) | u8[s + 1]!) !== rmHi || u32(u8, s + 2) !== rmLo) {
+      if (((u8[s + Eth.DST]! << 8) | u8[s + Eth.DST + 1]!) !== rmHi || u32(u8, s + Eth.DST + 2) !== rmLo) {
         this.drop(i, Reason.filtered); // not addressed to the router
         continue;
       }
