@@ -85,6 +85,8 @@ export interface UnderlayInput {
   peers?: string[];
   udp6ZeroChecksumRx?: boolean;
   ttl?: number;
+  /** The underlay's MTU: the largest outer IP packet. Default 1500. */
+  mtu?: number;
 }
 
 /** A whole VSWITCH.json. */

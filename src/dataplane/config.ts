@@ -101,6 +101,8 @@ export interface UnderlayConfig {
   peers: string[] | undefined;
   udp6ZeroChecksumRx: boolean;
   ttl: number;
+  /** The underlay's MTU (outer IP packet). */
+  mtu: number;
 }
 
 export interface VswitchConfig {
@@ -228,7 +230,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
   onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds']);
   const u = obj('underlay', top.underlay);
-  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl']);
+  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
   const underlay: UnderlayConfig = {
     address: ip('underlay.address', u.address),
     vxlanPort: u.vxlanPort === undefined ? 4789 : int('underlay.vxlanPort', u.vxlanPort, 1, 65535),
@@ -238,6 +240,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     peers: u.peers === undefined ? undefined : arr('underlay.peers', u.peers).map((p, i) => ip(`underlay.peers[${i}]`, p)),
     udp6ZeroChecksumRx: bool('underlay.udp6ZeroChecksumRx', u.udp6ZeroChecksumRx, false),
     ttl: u.ttl === undefined ? 64 : int('underlay.ttl', u.ttl, 1, 255),
+    mtu: u.mtu === undefined ? 1500 : int('underlay.mtu', u.mtu, 1280, 65535),
   };
   if (underlay.vxlanPort === underlay.mplsPort) throw invalidConfig('underlay.mplsPort', underlay.mplsPort, `a port other than underlay.vxlanPort ${underlay.vxlanPort}`);
   const family = ipFamily(underlay.address);

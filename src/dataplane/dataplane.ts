@@ -87,6 +87,8 @@ export interface UnderlayOptions {
   udp6ZeroChecksumRx?: boolean;
   /** Outer TTL / hop limit. Default 64. */
   ttl?: number;
+  /** The underlay's MTU, the largest outer IP packet: larger ones are answered with ICMP (DF, IPv6) or dropped (too-big). Default 1500. */
+  mtu?: number;
   /**
    * Frame mode: one port carries whole underlay frames (a memory wire, a pcap,
    * AF_PACKET), with these outer MACs. Without it, the underlay is sockets:
@@ -188,6 +190,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.rt.underlay = {
       address, vxlanPort, mplsPort,
       ttl: checkInt('ttl', o.ttl ?? 64, 1, 255),
+      mtu: checkInt('mtu', o.mtu ?? 1500, 1280, 65535),
       framePort: -1,
       mac: o.mac === undefined ? 0x020000000001 : macArg('mac', o.mac),
       nextHopMac: o.nextHopMac === undefined ? 0xffffffffffff : macArg('nextHopMac', o.nextHopMac),

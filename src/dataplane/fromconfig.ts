@@ -30,7 +30,7 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
   const dp = new Dataplane({ ...options, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
   try {
     const u = c.underlay;
-    const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl };
+    const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };
     if (u.peers !== undefined) uo.peers = u.peers;
     at('underlay', () => dp.setUnderlay(uo));
     const needs = socketsNeeded(c);

@@ -32,6 +32,8 @@ export const UnderlayDepth = { FRAME: 0, UDP: 1, RAW4: 2, RAW6: 3 } as const;
 export const PktFlag = {
   /** Made by us (an ICMP error): routing does not decrement its TTL. */
   LOCAL: 1,
+  /** Bridged (L2): an ICMP error about it is answered at L2, from its destination (see icmp-error). */
+  BRIDGED: 2,
 } as const;
 
 export const MAX_PORTS = 4096;
@@ -80,6 +82,9 @@ export interface BridgeEntry {
   neigh: NeighborTable;
   /** Tunnel index per remote index, -1 until first used. */
   tunnelOf: Int32Array;
+  /** ICMP "too big" rate limiter (see icmp-error). */
+  icmpTokens: number;
+  icmpAt: number;
 }
 
 export interface VrfEntry {
@@ -103,6 +108,8 @@ export interface VrfEntry {
 export interface UnderlayState {
   address: IpAddr;
   ttl: number;
+  /** Largest outer IP packet. */
+  mtu: number;
   vxlanPort: number;
   mplsPort: number;
   framePort: number;
@@ -158,6 +165,8 @@ export class Runtime {
   out: Int32Array;
   l3: Uint32Array;
   flags: Uint8Array;
+  /** Per packet: the usable MTU an ICMP "too big" reports. */
+  icmpMtu: Uint16Array;
   /** Per packet: trace record number (0 = not traced); `tracing` is true while a traced batch is in flight. */
   traceId: Int32Array;
   tracing = false;
@@ -186,6 +195,7 @@ export class Runtime {
     this.out = new Int32Array(n);
     this.l3 = new Uint32Array(n);
     this.flags = new Uint8Array(n);
+    this.icmpMtu = new Uint16Array(n);
     this.traceId = new Int32Array(n);
   }
 
@@ -200,6 +210,7 @@ export class Runtime {
     this.out = new Int32Array(n);
     this.l3 = new Uint32Array(n);
     this.flags = new Uint8Array(n);
+    this.icmpMtu = new Uint16Array(n);
     this.traceId = new Int32Array(n);
   }
 

@@ -77,8 +77,16 @@ function arpFrom(mac: number, ip: number, target: number): Uint8Array {
 }
 
 /** Ethernet[IPv4[UDP 8 bytes of payload]] from vm3 to dst with a TTL (to the router's MAC unless dstMac). */
-function udpFrom(n: Net, dst: string, ttl: number, o: { dstMac?: number; frag?: number } = {}): Uint8Array {
-  const ip = ipv4Header({ src: VM3.ip, dst: parseIPv4(dst), protocol: 17, payloadLen: 16, ttl });
+function udpFrom(n: Net, dst: string, ttl: number, o: { dstMac?: number; frag?: number; size?: number; df?: boolean } = {}): Uint8Array {
+  const extra = (o.size ?? 44) - 44;
+  const ip = ipv4Header({ src: VM3.ip, dst: parseIPv4(dst), protocol: 17, payloadLen: 16 + extra, ttl });
+  if (o.df === false) {
+    ip[6] = 0;
+    ip[10] = ip[11] = 0;
+    const c = inetChecksum(Uint8Array.from(ip));
+    ip[10] = c >>> 8;
+    ip[11] = c & 255;
+  }
   if (o.frag !== undefined) {
     ip[6] = (o.frag >>> 8) & 0x1f;
     ip[7] = o.frag & 255;
@@ -87,14 +95,15 @@ function udpFrom(n: Net, dst: string, ttl: number, o: { dstMac?: number; frag?: 
     ip[10] = c >>> 8;
     ip[11] = c & 255;
   }
-  return Uint8Array.from([...ethHeader(o.dstMac ?? n.routerMac, VM3.mac, 0x0800), ...ip, 0x80, 0x00, 0x82, 0x9a, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  return Uint8Array.from([...ethHeader(o.dstMac ?? n.routerMac, VM3.mac, 0x0800), ...ip, 0x80, 0x00, 0x82, 0x9a, (16 + extra) >>> 8, (16 + extra) & 255, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, ...new Array<number>(extra).fill(0)]);
 }
 
 /** The ICMP messages vm3 received: source, type, code, TTL, and the quoted destination. */
-function icmpOf(frames: Uint8Array[]): { src: string; type: number; code: number; ttl: number; quotedDst: string; ok: boolean }[] {
+function icmpOf(frames: Uint8Array[]): { src: string; type: number; code: number; ttl: number; quotedDst: string; ok: boolean; mtu: number }[] {
   return frames
     .filter((f) => f[12] === 0x08 && f[13] === 0x00 && f[23] === 1)
     .map((f) => {
+      const mtu = (f[34 + 6]! << 8) | f[34 + 7]!;
       const dv = new DataView(f.buffer, f.byteOffset);
       const total = dv.getUint16(16);
       const icmp = f.subarray(34, 14 + total);
@@ -105,6 +114,7 @@ function icmpOf(frames: Uint8Array[]): { src: string; type: number; code: number
         ttl: f[22]!,
         quotedDst: formatIPv4(dv.getUint32(34 + 8 + 16)),
         ok: inetChecksum(f, 14, 20) === 0 && inetChecksum(icmp) === 0,
+        mtu,
       };
     });
 }
@@ -199,6 +209,51 @@ test('host unreachable: a neighbor that never answers; held packets dropped as n
     assert.is(s.ports['vm3']!.drops, 2);
   } finally {
     n.close();
+  }
+});
+
+test('path MTU, routed: a DF packet too big for the tunnel gets "fragmentation needed" with the usable MTU; without DF it is dropped', () => {
+  const n = net();
+  try {
+    // Ethernet[IPv4 DF 1480 bytes[UDP]]: MPLS-over-UDP adds 32 bytes (IPv4 20, UDP 8, label 4): 1512 > 1500.
+    n.send(udpFrom(n, '10.2.0.2', 64, { size: 1480 }));
+    n.send(udpFrom(n, '10.2.0.2', 64, { size: 1468 }));
+    n.send(udpFrom(n, '10.2.0.2', 64, { size: 1480, df: false }));
+    const e = icmpOf(n.got);
+    assert.equal(e.map((x) => [x.src, x.type, x.code, x.mtu, x.quotedDst, x.ok]), [['10.1.0.1', 3, 4, 1468, '10.2.0.2', true]]);
+    const s = n.a.stats();
+    assert.is(s.nodes['tunnel-encap']!.drops['too-big'], 2);
+    assert.is(s.nodes['tunnel-encap']!.next['icmp-error'], 1);
+    assert.is(s.nodes['tunnel-encap']!.next['tx'], 1, 'the 1468-byte packet fits exactly');
+  } finally {
+    n.close();
+  }
+});
+
+test('path MTU, bridged: answered at L2 from the destination, as the kernel bridged VXLAN does', () => {
+  const [wa] = MemoryPort.pair({ name: 'ua' }, { name: 'ub' });
+  const dp = new Dataplane({ pool: { slots: 256 } });
+  dp.setUnderlay({ address: '198.18.0.1', port: wa, mac: '02:fc:18:00:00:01' });
+  const bd = dp.addBridge({ vni: 42 });
+  const [side] = MemoryPort.pair({ name: 'vm1' }, { name: 'vm1-nic' });
+  const got: Uint8Array[] = [];
+  side.onTransmit((u8, s, l) => got.push(u8.slice(s, s + l)));
+  dp.addBridgePort(bd, side);
+  const vm2 = 0x02000a000002;
+  dp.addFdb(bd, vm2, { remote: '198.18.0.2' });
+  try {
+    // Ethernet[IPv4 DF 1500 bytes[UDP]] to a MAC behind the remote: VXLAN adds 50 bytes with the inner Ethernet header.
+    const ip = ipv4Header({ src: parseIPv4('10.0.0.1'), dst: parseIPv4('10.0.0.2'), protocol: 17, payloadLen: 1480 });
+    side.inject(Uint8Array.from([...ethHeader(vm2, 0x02000a000001, 0x0800), ...ip, ...new Array<number>(1480).fill(0)]));
+    dp.poll();
+    assert.is(got.length, 1);
+    const f = got[0]!;
+    assert.equal([...f.subarray(0, 12)], [...macBytes(0x02000a000001), ...macBytes(vm2)], 'to vm1, from the destination MAC');
+    const e = icmpOf(got)[0]!;
+    assert.equal([e.src, e.type, e.code, e.mtu, e.ok], ['10.0.0.2', 3, 4, 1450, true]);
+    assert.is(dp.stats().drops['too-big'], 1);
+  } finally {
+    dp.close();
   }
 });
 
