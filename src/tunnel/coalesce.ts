@@ -5,8 +5,8 @@
  * NEEDS_CSUM). The rules are Linux's (tcp_gro_receive, inet_gro_receive,
  * ipv6_gro_receive), so that the guest sees what a kernel bridge would give it:
  *
- *  - one flow: identical Ethernet header (MACs, VLAN tags, EtherType), IP
- *    addresses and TCP ports; IPv6 flow label too;
+ *  - one flow: same batch port (b.port), identical Ethernet header (MACs,
+ *    VLAN tags, EtherType), IP addresses and TCP ports; IPv6 flow label too;
  *  - IPv4: header of 20 bytes (no options), no fragment bits, same TOS, TTL and
  *    DF; identification incrementing by one per segment, or (with DF) fixed;
  *    IPv6: no extension headers, same traffic class and hop limit;
@@ -185,7 +185,7 @@ export class Coalescer {
       const pay = flen - hdr;
       const flags = u8[tcp + Tcp.FLAGS]!;
       const hash = flowKey(u8, off, ip, tcp, v6);
-      let r = this.findRun(u8, b, hash, off, ip, tcp, v6);
+      let r = this.findRun(u8, b, i, hash, off, ip, tcp, v6);
       let status: number = CsumStatus.OK;
       if (this.verify) {
         const pseudo = v6 ? sumBytes(u8, ip + Ipv6.SRC, 32, IpProto.TCP + thl + pay) : sumBytes(u8, ip + Ipv4.SRC, 8, IpProto.TCP + thl + pay);
@@ -275,12 +275,12 @@ export class Coalescer {
     this.fillSingle(this.count++, i, len, partial, l4, hdr);
   }
 
-  private findRun(u8: Uint8Array, b: Batch, hash: number, off: number, ip: number, tcp: number, v6: boolean): number {
+  private findRun(u8: Uint8Array, b: Batch, i: number, hash: number, off: number, ip: number, tcp: number, v6: boolean): number {
     if (this.open === 0) return -1;
     for (let r = 0; r < this.maxFlows; r++) {
       const h = this.rHead[r]!;
       if (h < 0 || this.rHash[r] !== hash) continue;
-      if (sameFlow(u8, b.start[h]!, off, ip, tcp, v6)) return r;
+      if (b.port[h] === b.port[i] && sameFlow(u8, b.start[h]!, off, ip, tcp, v6)) return r;
     }
     return -1;
   }

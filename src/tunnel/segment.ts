@@ -206,8 +206,13 @@ export function segment(
     out.payStart[k] = pStart;
     out.payLen[k] = pLen;
     if (!(k === 0 && inPlace0)) {
-      for (let i = 0; i < hdrLen; i++) dst[at + i] = src[off + i]!;
-      if (copy) copyBytes(src, pStart, pStart + pLen, dst, at + hdrLen);
+      // One memmove of headers and payload when they are adjacent in the source (segment 0).
+      if (copy && pStart === payFirst) {
+        copyBytes(src, off, pStart + pLen, dst, at);
+      } else {
+        copyBytes(src, off, payFirst, dst, at); // a memmove beats a byte loop even for 66 bytes
+        if (copy) copyBytes(src, pStart, pStart + pLen, dst, at + hdrLen);
+      }
     }
     const dIp = at + ipOff;
     const dL4 = at + l4Off;
