@@ -113,4 +113,14 @@ test('more flows than maxFlows: the oldest run is closed, nothing lost or reorde
   b.release();
 });
 
+test('segments bound for different ports are never merged', () => {
+  const c = F.coalesce[0]!;
+  const b = load(c);
+  b.port[1] = 3;
+  const g = new Coalescer({ capacity: 256 });
+  assert.is(g.coalesce(b), 3); // [0], [1] for port 3, then [2,3,4] (a new run for port 0)
+  assert.equal([...g.segs.subarray(0, 3)], [1, 1, 3]);
+  b.release();
+});
+
 test.run();
