@@ -30,6 +30,7 @@
  * (gather(): e.g. a large pool slot). Output k's virtio-net header fields are
  * in the SoA arrays below (or writeVnetFor()).
  */
+import { VtepError, checkInt } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import { BATCH_DEFAULT } from '../packet/batch.js';
 import { u16, u32, put16 } from '../wire/bytes.js';
@@ -106,11 +107,11 @@ export class Coalescer {
   private open = 0;
 
   constructor(options: CoalescerOptions = {}) {
-    const cap = options.capacity ?? BATCH_DEFAULT;
-    const flows = options.maxFlows ?? 16;
+    const cap = checkInt('capacity', options.capacity ?? BATCH_DEFAULT, 1, 1 << 16);
+    const flows = checkInt('maxFlows', options.maxFlows ?? 16, 1, 1024);
     this.capacity = cap;
     this.maxFlows = flows;
-    this.maxIpLen = options.maxIpLen ?? 65535;
+    this.maxIpLen = checkInt('maxIpLen', options.maxIpLen ?? 65535, 576, 65535);
     this.verify = options.verify ?? true;
     this.head = new Uint32Array(cap);
     this.segs = new Uint16Array(cap);
@@ -144,7 +145,7 @@ export class Coalescer {
    */
   coalesce(b: Batch): number {
     const n = b.count;
-    if (n > this.capacity) throw new RangeError(`batch: ${n} frames exceed the coalescer's capacity ${this.capacity}`);
+    if (n > this.capacity) throw new VtepError('ERR_INVALID_ARG', `batch: ${n} frames exceed the coalescer's capacity ${this.capacity}`);
     const u8 = b.pool.u8;
     const words = b.pool.u32;
     this.count = 0;

@@ -25,6 +25,7 @@
  *
  * No allocation per call: the output lives in a reused Segments object.
  */
+import { checkInt } from '../errors.js';
 import { Reason } from '../packet/reasons.js';
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
 import { sumBytes, sumWords, fold } from '../wire/checksum.js';
@@ -69,7 +70,7 @@ export class Segments {
   readonly payLen: Uint32Array;
 
   constructor(capacity = 64) {
-    this.capacity = capacity;
+    this.capacity = checkInt('capacity', capacity, 1, 1 << 16);
     this.start = new Uint32Array(capacity);
     this.len = new Uint32Array(capacity);
     this.payStart = new Uint32Array(capacity);

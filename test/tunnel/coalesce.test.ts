@@ -123,4 +123,11 @@ test('segments bound for different ports are never merged', () => {
   b.release();
 });
 
+test('misuse throws VtepError naming the field', () => {
+  assert.throws(() => new Coalescer({ maxFlows: 0 }), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_ARG' && /maxFlows/.test(e.message));
+  const b = load(F.coalesce[0]!);
+  assert.throws(() => new Coalescer({ capacity: 2 }).coalesce(b), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_ARG' && /batch/.test(e.message));
+  b.release();
+});
+
 test.run();
