@@ -17,9 +17,10 @@
  *    is its last); pure ACKs (no payload) never merged;
  *  - sizes: the first segment's payload is the MSS; later ones no larger, and
  *    a smaller one ends the run; the IP packet stays under 64 KB;
- *  - checksums: each segment's TCP checksum must verify, or hold the
- *    pseudo-header sum only (src/tunnel/csum.ts); a corrupt segment is never
- *    merged (the TAP would recompute over it and make it valid).
+ *  - checksums: each segment's IPv4 header checksum must verify, and its TCP
+ *    checksum verify or hold the pseudo-header sum only (src/tunnel/csum.ts);
+ *    a corrupt segment is never merged (we and the TAP would recompute over it
+ *    and make it valid).
  * Anything else passes through as it came.
  *
  * Zero copy: coalesce() only links segments (next[]) and patches the first
@@ -189,8 +190,10 @@ export class Coalescer {
       let r = this.findRun(u8, b, i, hash, off, ip, tcp, v6);
       let status: number = CsumStatus.OK;
       if (this.verify) {
+        // As inet_gro_receive: a bad IPv4 header checksum is never merged (we would rewrite it valid).
+        if (!v6 && fold(sumBytes(u8, ip, Ipv4.HEADER_LEN, 0)) !== 0xffff) status = CsumStatus.BAD;
         const pseudo = v6 ? sumBytes(u8, ip + Ipv6.SRC, 32, IpProto.TCP + thl + pay) : sumBytes(u8, ip + Ipv4.SRC, 8, IpProto.TCP + thl + pay);
-        status = l4ChecksumStatus(u8, words, tcp, thl + pay, IpProto.TCP, pseudo, false);
+        if (status !== CsumStatus.BAD) status = l4ChecksumStatus(u8, words, tcp, thl + pay, IpProto.TCP, pseudo, false);
       }
       if (r >= 0) {
         if (status !== CsumStatus.BAD && pay > 0 && this.canAppend(u8, b, r, off, ip, tcp, v6, hdr, pay, flags)) {
