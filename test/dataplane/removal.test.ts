@@ -1,7 +1,7 @@
 /**
  * Removing anything removes everything that refers to it, port ids are never
  * reused, and the API refuses what the config refuses, with the same message
- * (issue 9, defect 4). Memory ports, driven by dp.poll(): no root, no timers;
+ * (issue 9, defect 4). Memory ports, mostly driven by dp.poll(): no root;
  * the fromConfig test with a TAP runs only where namespaces can be made.
  */
 import { test } from 'uvu';
@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
 import { MemoryPort } from '../../src/io/memory.js';
+import { SimHost } from '../../src/dataplane/simhost.js';
 import { VtepError } from '../../src/errors.js';
 import { parseMac, writeMac } from '../../src/util/addr.js';
 import { canUseNetns, Netns } from '../../src/util/netns.js';
@@ -83,7 +84,7 @@ test('removePort takes its static FDB entries; a new port gets a fresh id and no
   }
 });
 
-test('removePort also takes the MACs learned on it and its ARP entries; other ports keep theirs', () => {
+test('removePort also takes the MACs learned on it; other ports keep theirs', () => {
   const { dp } = dataplane();
   try {
     const red = dp.addBridge({ encap: 'vxlan', vni: 42 });
@@ -203,6 +204,36 @@ test('deleteRoute / removeVrf / removePort of a VRF port remove exactly what the
     dp.addBridge({ encap: 'mplsogre', label: 100 });
   } finally {
     dp.close();
+  }
+});
+
+test('removePort of a VRF port takes its neighbors and the packets held for it; every pool slot comes back', async () => {
+  const now = 0;
+  const dp = new Dataplane({ pool: { slots: 512 }, clock: () => now });
+  dp.setUnderlay({ address: '198.18.0.1', port: new MemoryPort({ name: 'u' }) });
+  dp.addVrf({ name: 'red' });
+  const h = new SimHost({ name: 'vm', mac: '02:00:0a:01:00:02', ip: '10.1.0.2/24', gateway: '10.1.0.1' });
+  dp.addVrfPort('red', h.port, { gateway: '10.1.0.1/24' });
+  dp.addVrfPort('red', new MemoryPort({ name: 'silent' }), { gateway: '10.5.0.1/16' });
+  dp.start();
+  try {
+    const free0 = dp.stats().pool.free;
+    assert.is((await h.pingAndWait('10.1.0.1', 1)).from, '10.1.0.1');
+    assert.equal(dp.neighbors('red').map((n) => `${n.ip} ${n.mac} ${n.port}`), ['10.1.0.2 02:00:0a:01:00:02 vm']);
+    // Ten destinations behind the silent port: held while their ARP goes unanswered.
+    for (let i = 0; i < 10; i++) h.ping(`10.5.0.${i + 2}`, 10 + i);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(dp.stats().held.packets, 10);
+    assert.is(dp.stats().pool.free, free0 - 10);
+    dp.removePort('silent');
+    assert.is(dp.stats().held.packets, 0, 'the packets held for the port went with it');
+    assert.is(dp.stats().pool.free, free0, 'and their slots came back');
+    dp.removePort('vm');
+    assert.equal(dp.neighbors('red'), [], 'the neighbor learned on the port went with it');
+    assert.equal(dp.routes('red'), []);
+  } finally {
+    dp.close();
+    h.close();
   }
 });
 
