@@ -300,7 +300,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
         entry.remote = ip(`${p}.remote`, x.remote);
         sameFamily(`${p}.remote`, entry.remote);
       } else {
-        if (typeof x.port !== 'string' || !portNames.has(x.port)) throw invalidConfig(`${p}.port`, x.port, `a port of this bridge (${[...portNames].join(', ') || 'none'})`);
+        if (typeof x.port !== 'string' || !portNames.has(x.port)) throw invalidConfig(`${p}.port`, x.port, `a port of bridge ${name}`);
         entry.port = x.port;
       }
       return entry;

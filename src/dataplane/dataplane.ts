@@ -63,7 +63,7 @@ export interface DataplaneOptions {
   clock?: () => number;
   /** Remote VTEPs at most. Default 4096. */
   maxRemotes?: number;
-  /** Bounds of the packets held for neighbor resolution. */
+  /** Bounds of the packets held for neighbor resolution. Default total: 1,024 or a quarter of the pool, whichever is less. */
   held?: HeldLimits;
   /** ICMP error rate limit per VRF. */
   icmp?: IcmpLimits;
@@ -150,7 +150,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
       pool, fdb, remotes, decap, clock,
       nexthops: new NextHops({ remotes }),
       tunnels: new TunnelTable(remotes),
-      held: new HeldQueue(options.held),
+      // Held packets may take at most a quarter of the pool by default, whatever its size.
+      held: new HeldQueue({ total: Math.min(1024, pool.slots >>> 2), ...options.held }),
       capacity: Math.max(batchSize, 256),
     });
     super(rt, new Vrfs(), new TenantMap(decap));
