@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
+import type { VswitchConfigInput } from '../../src/dataplane/config-types.js';
 import { SimHost } from '../../src/dataplane/simhost.js';
 import { MemoryPort } from '../../src/io/memory.js';
 import { VtepError } from '../../src/errors.js';
@@ -186,7 +187,7 @@ const CONFIGS: { what: string; bridges?: object[]; vrfs?: object[]; re: RegExp }
 for (const c of CONFIGS) {
   test(`fromConfig refuses ${c.what} (ERR_INVALID_CONFIG naming the paths)`, () => {
     const config = { underlay: { address: '198.18.0.1' }, bridges: c.bridges ?? [], vrfs: c.vrfs ?? [] };
-    refused(() => fromConfig(config), 'ERR_INVALID_CONFIG', c.re);
+    refused(() => fromConfig(config as VswitchConfigInput), 'ERR_INVALID_CONFIG', c.re);
   });
 }
 
