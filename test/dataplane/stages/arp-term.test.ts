@@ -89,4 +89,22 @@ test('a request from a remote VTEP is snooped, not answered', () => {
   dp.close();
 });
 
+test('a neighbor solicitation for a known IPv6 address is answered with an advertisement', () => {
+  const { dp, vm1, vm2 } = bridgeNet();
+  dp.addArp('br', '2001:db8::2', '02:00:0a:00:00:02');
+  // Ethernet[IPv6[ICMPv6 NS who-has 2001:db8::2, source link-address 02:00:0a:00:00:01]] to ff02::1:ff00:2
+  inject(dp, 'vm1', hex(`
+    3333ff000002 02000a000001 86dd
+    6000 0000 0020 3a ff 20010db8000000000000000000000001 ff0200000000000000000001ff000002
+    87 00 1227 00000000 20010db8000000000000000000000002 0101 02000a000001`));
+  assert.equal(node(dp, 'arp-term').next, { tx: 1 });
+  assert.is(vm2.frames.length, 0);
+  const a = vm1.frames[0]!;
+  assert.is(toHex(a.subarray(0, 14)), '02000a00000102000a00000286dd', 'to the asker, from the target');
+  assert.is(a[14 + 40], 136, 'a neighbor advertisement');
+  assert.is(toHex(a.subarray(14 + 48, 14 + 64)), '20010db8000000000000000000000002', 'for the target');
+  assert.ok(dp.arpEntries('br').some((e) => e.ip === '2001:db8::1' && e.mac === '02:00:0a:00:00:01'), 'the asker is snooped');
+  dp.close();
+});
+
 test.run();

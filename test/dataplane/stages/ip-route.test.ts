@@ -89,4 +89,22 @@ test('no-route: a blackhole route drops without an ICMP answer', () => {
   dp.close();
 });
 
+// Ethernet[IPv6[UDP "ping"]]: 2001:db8:1::2 -> 2001:db8:2::2, hop limit 64, to vm3's router MAC
+const ROUTED6 = hex(`
+  027674000003 02000a010002 86dd
+  6000 0000 000c 11 40 20010db8000100000000000000000002 20010db8000200000000000000000002
+  03e8 07d0 000c 0000 70696e67`);
+
+test('IPv6 no-route: no route for the destination, handed to icmp-error', () => {
+  expectDrop('vm3', ROUTED6, 'no-route', { 'icmp-error': 1, 'ip-rewrite': 1 });
+});
+
+test('IPv6 ttl-expired: hop limit 1', () => {
+  expectDrop('vm3', patch(ROUTED6, 21, [1]), 'ttl-expired', { 'icmp-error': 1, 'ip-rewrite': 1 });
+});
+
+test('IPv6 bad-length: a payload length past the frame', () => {
+  expectDrop('vm3', patch(ROUTED6, 18, [0x00, 0x40]), 'bad-length');
+});
+
 test.run();
