@@ -56,7 +56,12 @@ export class L2FloodStage extends Stage {
           for (let r = 0; r < nr; r++) {
             const ti = rt.bridgeTunnel(br, list[r]!);
             if (r === nr - 1) {
-              if (encapAndQueue(rt, ti, slot, s, len) === 0) copies++;
+              const st = encapAndQueue(rt, ti, slot, s, len);
+              if (st === 0) copies++;
+              else if (st > 0) {
+                this.dropCounts[st]!++;
+                rt.dropOther(ingress, st);
+              }
               break;
             }
             const c = pool.alloc();
