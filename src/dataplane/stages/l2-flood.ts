@@ -46,7 +46,10 @@ export class L2FloodStage extends Stage {
         const first = rt.tunnels.list[t0]!;
         if (first.depth === Depth.UDP) {
           if (s - slot * pool.slotSize < first.hdrLen) {
-            this.drop(i, Reason['no-headroom']);
+            // The local copies went out; the remotes' copy cannot: counted, charged to the ingress.
+            this.dropCounts[Reason['no-headroom']]!++;
+            rt.dropOther(ingress, Reason['no-headroom']);
+            this.sent(TX, i, copies);
             continue;
           }
           const ns = encapInPool(first, pool, s, len, 0);

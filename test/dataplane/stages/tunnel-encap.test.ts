@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bridgeNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex } from '../../helpers/dp.js';
-import { inetChecksum } from '../../helpers/frames.js';
+import { inetChecksum, ethHeader, ipv4Header } from '../../helpers/frames.js';
 
 // Ethernet[IPv4[UDP "ping"]]: vm1 (02:00:0a:00:00:01, 10.0.0.1) -> 02:00:0a:00:00:02 (at VTEP 198.18.0.2)
 const UDP_1_TO_2 = hex(`
@@ -53,6 +53,39 @@ test('no-headroom: a frame that starts too close to its slot start for 50 bytes 
   assert.is(wire.frames.length, 0);
   injectWithHeadroom(dp, 'vm1', UDP_1_TO_2, 50);
   assert.is(wire.frames.length, 1, 'exactly 50 bytes are enough');
+  dp.close();
+});
+
+/** Ethernet[IPv4 (DF or not) 1451 bytes[UDP]] vm1 -> vm2: 1465 bytes, one more than VXLAN over a 1500-byte underlay carries. */
+function big(df: boolean): Uint8Array {
+  const ip = ipv4Header({ src: 0x0a000001, dst: 0x0a000002, protocol: 17, payloadLen: 1431 });
+  if (!df) {
+    ip[6] = 0;
+    ip[10] = ip[11] = 0;
+    const c = inetChecksum(Uint8Array.from(ip));
+    ip[10] = c >>> 8;
+    ip[11] = c & 255;
+  }
+  return Uint8Array.from([...ethHeader(0x02000a000002, 0x02000a000001, 0x0800), ...ip, ...new Array<number>(1431).fill(0)]);
+}
+
+test('too-big: over the underlay MTU once encapsulated; DF goes on to icmp-error, no DF is only dropped', () => {
+  const { dp, wire, vm1 } = bridgeNet();
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  inject(dp, 'vm1', big(false));
+  let d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 1 });
+  assert.equal(node(dp, 'tunnel-encap').next, {});
+  inject(dp, 'vm1', big(true));
+  d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 2 });
+  assert.equal(node(dp, 'tunnel-encap').next, { 'icmp-error': 1 });
+  assert.is(wire.frames.length, 0, 'nothing reached the underlay');
+  assert.is(vm1.frames.length, 1, 'vm1 got "fragmentation needed"');
+  const f = vm1.frames[0]!;
+  assert.is(f[34], 3);
+  assert.is(f[35], 4);
+  assert.is((f[40]! << 8) | f[41]!, 1450, 'the usable MTU');
   dp.close();
 });
 
