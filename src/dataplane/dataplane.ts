@@ -151,6 +151,8 @@ interface PortEntry {
   gw6len: number;
   drops: number;
   onError: (err: VtepError) => void;
+  onLinkDown: () => void;
+  onLinkUp: () => void;
 }
 
 interface BridgeEntry {
@@ -536,6 +538,8 @@ export class Dataplane extends EventEmitter {
     this.flushPort(id);
     e.port.onReadable(null);
     e.port.off('error', e.onError);
+    e.port.off('link-down', e.onLinkDown);
+    e.port.off('link-up', e.onLinkUp);
     if (e.role === PortRole.BRIDGE) {
       const b = this.bridges[e.owner]!;
       b.ports = b.ports.filter((p) => p !== id);
@@ -693,8 +697,12 @@ export class Dataplane extends EventEmitter {
       id, name: port.name, port, role, owner, owned, tx: new Batch(this.pool, this.batchSize * 2), depth: 0, localPort: 0, family: 4,
       routerMac: 0, gw4: 0, gw4len: 0, gw6: null, gw6len: 0, drops: 0,
       onError: (err) => this.emit('port-error', { port: port.name, error: err }),
+      onLinkDown: () => this.emit('link-down', { port: port.name }),
+      onLinkUp: () => this.emit('link-up', { port: port.name }),
     };
     port.on('error', e.onError);
+    port.on('link-down', e.onLinkDown);
+    port.on('link-up', e.onLinkUp);
     this.ports[id] = e;
     this.byName.set(port.name, id);
     this.portRx[2 * id] = this.portRx[2 * id + 1] = this.portTx[2 * id] = this.portTx[2 * id + 1] = 0;
@@ -1533,7 +1541,7 @@ export class Dataplane extends EventEmitter {
     d.length = 0;
   }
 
-  /** Writes a port's queue; what the port does not take is dropped (tx-error); slots are released. */
+  /** Writes a port's queue; what the port does not take is dropped (link-down or tx-error); slots are released. */
   private flushPort(port: number): void {
     const e = this.ports[port];
     if (e === undefined) return;
@@ -1551,7 +1559,7 @@ export class Dataplane extends EventEmitter {
     this.portTx[2 * port]! += sent;
     this.portTx[2 * port + 1]! += bytes;
     if (sent < n) {
-      this.drops[Reason['tx-error']]! += n - sent;
+      this.drops[e.port.linkUp === false ? Reason['link-down'] : Reason['tx-error']]! += n - sent;
       e.drops += n - sent;
     }
     q.release();

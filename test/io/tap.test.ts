@@ -202,6 +202,75 @@ if (!skipWithoutNetns('io/tap')) {
     });
   });
 
+  test('link down: writes consume nothing, one link-down event, no error; link up again: one link-up event, writes go', async () => {
+    await withNetns(['vt'], async (ns) => {
+      quiet(ns);
+      const name = uniqueName('tl');
+      const tap = TapDevice.open({ name, netns: ns.name, up: true });
+      const pool = new PacketPool({ slots: 64 });
+      const b = new Batch(pool, 8);
+      const events: string[] = [];
+      tap.on('link-down', () => events.push('down'));
+      tap.on('link-up', () => events.push('up'));
+      tap.on('error', (e: VtepError) => events.push(`error ${e.errno}`));
+      const frame = new Uint8Array(60).fill(0xff, 0, 12);
+      const write = (): number => {
+        for (let i = 0; i < 4; i++) b.pushCopy(frame);
+        const n = tap.writeBatch(b);
+        b.release();
+        return n;
+      };
+      try {
+        tap.onReadable(() => {
+          while (tap.readBatch(b) > 0) b.release();
+        });
+        assert.is(tap.linkUp, true);
+        assert.is(write(), 4);
+        ns.ip('link', 'set', name, 'down');
+        assert.is(write(), 0, 'nothing consumed while down');
+        assert.is(write(), 0);
+        assert.is(tap.linkUp, false);
+        assert.is(tap.readBatch(b), 0, 'a read while down finds nothing, and is no error');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(events, ['down'], 'one link-down event, no error');
+        assert.is(tap.failed, undefined);
+        // Up again with no write pending: the port notices by itself (tun wakes the writability poll).
+        ns.ip('link', 'set', name, 'up');
+        for (let i = 0; i < 100 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(events, ['down', 'up']);
+        assert.is(tap.linkUp, true);
+        assert.is(write(), 4);
+        assert.is(pool.available, pool.slots);
+      } finally {
+        tap.close();
+      }
+    });
+  });
+
+  test('a TAP whose link is down and that is then deleted: an error event', async () => {
+    await withNetns(['vt'], async (ns) => {
+      const name = uniqueName('tk');
+      const tap = TapDevice.open({ name, netns: ns.name, up: true });
+      const pool = new PacketPool({ slots: 16 });
+      const b = new Batch(pool, 4);
+      try {
+        const got = new Promise<VtepError>((resolve) => tap.once('error', resolve));
+        ns.ip('link', 'set', name, 'down');
+        b.pushCopy(new Uint8Array(60));
+        assert.is(tap.writeBatch(b), 0);
+        b.release();
+        assert.is(tap.linkUp, false);
+        ns.ip('link', 'del', name);
+        const err = await Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+        assert.ok(err instanceof VtepError, 'an error event within 5 s');
+        assert.is(err!.errno, 'EBADFD');
+        assert.ok(tap.failed === err);
+      } finally {
+        tap.close();
+      }
+    });
+  });
+
   test('errors without a listener become a warning, not a crash', async () => {
     await withNetns(['vt'], async (ns) => {
       const name = uniqueName('tw');
