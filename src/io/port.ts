@@ -108,7 +108,7 @@ export const FATAL_ERRNOS: ReadonlySet<string> = new Set(['EBADF', 'EBADFD', 'EN
 
 /**
  * While a link is down, how often its state is read (a fallback: the kernel
- * wakes a writability poll when a TAP comes up, since Linux 5.11).
+ * wakes a writability poll when a TAP comes up, at least on 6.18).
  */
 export const LINK_PROBE_MS = 1000;
 

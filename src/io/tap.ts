@@ -19,7 +19,7 @@
  * and takes writes again on the first of: the fd polling writable (tun
  * reports EPOLLOUT only for an interface that is up, and wakes its pollers
  * when it comes up), a write that goes through, or the IFF_UP flag read
- * every LINK_PROBE_MS while down (for kernels before 5.11 that do not wake
+ * every LINK_PROBE_MS while down (for kernels that do not wake
  * pollers). Reads go on meanwhile: a down TAP just has nothing to read. Only
  * a device that is gone (EBADFD once it is deleted, ENODEV, ENXIO) is an
  * 'error' and fails the queue.
