@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Dataplane } from '../dataplane/dataplane.js';
 import { parseVswitchConfig } from '../dataplane/config.js';
-import { VtepError } from '../errors.js';
+import { VtepError, shortText } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
 
 export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--stats-interval SECONDS]
@@ -36,7 +36,7 @@ export async function runCommand(args: string[]): Promise<number> {
       console.log(RUN_HELP);
       return Exit.OK;
     }
-    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${positionals[0]}`);
+    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${shortText(positionals[0]!)}`);
     const path = strOpt(v.config);
     if (path === undefined) throw new UsageError('vtep run: --config VSWITCH.json is required');
     const interval = intOpt('run', 'stats-interval', v['stats-interval'], 1, 86400);

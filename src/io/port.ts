@@ -22,7 +22,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { VtepError } from '../errors.js';
+import { VtepError, describe } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import { native, STAT, POLL, type NativePoller, type NativeErrnoError } from './native.js';
 
@@ -150,7 +150,7 @@ export function netnsPath(value: unknown, field = 'netns'): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && value.startsWith('/')) return value;
   if (typeof value === 'string' && NETNS_NAME.test(value) && value !== '.' && value !== '..') return `/var/run/netns/${value}`;
-  throw new VtepError('ERR_INVALID_ARG', `${field}: ${JSON.stringify(value)} is not a namespace name or an absolute path`);
+  throw new VtepError('ERR_INVALID_ARG', `${field}: ${describe(value)} is not a namespace name or an absolute path`);
 }
 
 /** Checks [from, to) against a batch; throws ERR_INVALID_ARG on misuse. */
