@@ -61,6 +61,8 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     const dp = Dataplane.fromConfig(config);
     dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
+    dp.on('link-down', ({ port }: { port: string }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
+    dp.on('link-up', ({ port }: { port: string }) => console.error(`vtep run: port ${port}: link up`));
     dp.fdb.on('limit', (bd, scope, limit) => console.error(`vtep run: MAC learning stopped in bridge ${bd}: ${scope} limit ${limit} reached`));
     dp.start();
     const ports = Object.keys(dp.stats().ports);
