@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Dataplane } from '../dataplane/dataplane.js';
 import { fromConfig } from '../dataplane/fromconfig.js';
 import { parseVswitchConfig } from '../dataplane/config.js';
-import { VtepError } from '../errors.js';
+import { VtepError, shortText } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
 
 export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--stats-interval SECONDS]
@@ -39,7 +39,7 @@ export async function runCommand(args: string[]): Promise<number> {
       console.log(RUN_HELP);
       return Exit.OK;
     }
-    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${positionals[0]}`);
+    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${shortText(positionals[0]!)}`);
     const path = strOpt(v.config);
     if (path === undefined) throw new UsageError('vtep run: --config VSWITCH.json is required');
     const interval = intOpt('run', 'stats-interval', v['stats-interval'], 1, 86400);
@@ -64,6 +64,8 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     const dp = fromConfig(config);
     dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
+    dp.on('link-down', ({ port }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
+    dp.on('link-up', ({ port }) => console.error(`vtep run: port ${port}: link up`));
     dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
     dp.start();
     const ports = Object.keys(dp.stats().ports);

@@ -12,7 +12,7 @@
  *                 "routes": [ { "prefix": "10.2.0.0/16", "remote": "198.18.0.3",
  *                               "encap": "mplsoudp", "label": 200 } ] } ] }
  */
-import { invalidConfig, describe, VtepError } from '../errors.js';
+import { invalidConfig, describe, shortText, VtepError } from '../errors.js';
 import { ipFamily, parseCidr, parseMac, type Cidr } from '../util/addr.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
@@ -164,7 +164,7 @@ function cidr(path: string, v: unknown, allowHost: boolean): Cidr {
 }
 function onlyKeys(path: string, o: Obj, keys: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (!keys.includes(k)) throw invalidConfig(`${path}.${k}`.replace(/^\./, ''), o[k], `a known field (${path || 'top level'} takes ${keys.join(', ')})`);
+    if (!keys.includes(k)) throw invalidConfig(`${path}.${shortText(k)}`.replace(/^\./, ''), o[k], `a known field (${path || 'top level'} takes ${keys.join(', ')})`);
   }
 }
 

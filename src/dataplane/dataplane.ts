@@ -13,7 +13,7 @@
  * sockets from a config is fromconfig.ts's business, not this file's.
  */
 import { EventEmitter } from 'node:events';
-import { VtepError, invalidArg, checkInt } from '../errors.js';
+import { VtepError, invalidArg, checkInt, describe } from '../errors.js';
 import { PacketPool, type PoolOptions } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { reasonCountsObject } from '../packet/reasons.js';
@@ -279,7 +279,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
 
   protected attach(port: Port, role: number, owner: number, owned: boolean): number {
     if (port === null || typeof port !== 'object' || typeof port.readBatch !== 'function') throw invalidArg('port', port, 'a Port');
-    if (this.byName.has(port.name)) throw new VtepError('ERR_EXISTS', `port: ${JSON.stringify(port.name)} is already attached`);
+    if (this.byName.has(port.name)) throw new VtepError('ERR_EXISTS', `port: ${describe(port.name)} is already attached`);
     const ports = this.rt.ports;
     // Ids are not reused while anything could still name the old port: a new port takes a fresh id.
     const id = this.nextPortId;
@@ -495,7 +495,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** Port id by name (or id). */
   portId(idOrName: number | string): number {
     const id = typeof idOrName === 'number' ? idOrName : this.byName.get(idOrName);
-    if (id === undefined || this.rt.ports[id] === undefined) throw new VtepError('ERR_NOT_FOUND', `port: ${JSON.stringify(idOrName)} is not a port of this dataplane`);
+    if (id === undefined || this.rt.ports[id] === undefined) throw new VtepError('ERR_NOT_FOUND', `port: ${describe(idOrName)} is not a port of this dataplane`);
     return id;
   }
 

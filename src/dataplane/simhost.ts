@@ -6,7 +6,7 @@
  * lives on the other end of the wire.
  */
 import { EventEmitter } from 'node:events';
-import { VtepError } from '../errors.js';
+import { VtepError, describe } from '../errors.js';
 import { PacketPool } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, readMac, writeMac } from '../util/addr.js';
@@ -63,7 +63,7 @@ export class SimHost extends EventEmitter {
     this.name = o.name;
     this.mac = typeof o.mac === 'string' ? parseMac(o.mac) : o.mac;
     const c = parseCidr(o.ip, 'ip', true);
-    if (c.family !== 4) throw new VtepError('ERR_INVALID_ARG', `ip: ${o.ip} is not an IPv4 address with a prefix length`);
+    if (c.family !== 4) throw new VtepError('ERR_INVALID_ARG', `ip: ${describe(o.ip)} is not an IPv4 address with a prefix length`);
     this.ip = c.words[0]!;
     this.prefix = c.length;
     this.gateway = o.gateway === undefined ? 0 : parseIPv4(o.gateway, 'gateway');

@@ -31,7 +31,9 @@ export class RefusingPort extends MemoryPort {
 
 /** A port whose link is down (a guest interface down): writes take nothing, counted link-down. */
 export class DownPort extends RefusingPort {
-  readonly linkUp = false;
+  override get linkUp(): boolean {
+    return false;
+  }
 }
 
 /** Bytes from hex text; whitespace is ignored. */
