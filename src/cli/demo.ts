@@ -165,7 +165,7 @@ async function netnsDemo(count: number): Promise<number> {
     console.log(`namespaces: vtep ${nsV.name}, kernel VTEP ${nsK.name}, vm1 ${nsH1.name}, vm2 ${nsH2.name}`);
     veth(nsV, 'u0', '198.18.0.1/24', nsK, 'u0', '198.18.0.2/24');
     kernelVtep(nsK, { dev: 'u0', local: '198.18.0.2', flood: ['198.18.0.1'], vni: 42 });
-    hostOnBridge(nsK, 'vm2p', 'br0', nsH2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: 1450, txChecksumOff: false });
+    hostOnBridge(nsK, 'vm2p', 'br0', nsH2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: 1450 });
     dp = fromConfig({
       underlay: { address: '198.18.0.1', netns: nsV.name },
       bridges: [{ vni: 42, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: 1450 }], flood: ['198.18.0.2'] }],

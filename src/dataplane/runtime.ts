@@ -34,6 +34,8 @@ export const PktFlag = {
   LOCAL: 1,
   /** Bridged (L2): an ICMP error about it is answered at L2, from its destination (see icmp-error). */
   BRIDGED: 2,
+  /** Decapsulated into a VRF (inner-csum: an IP packet at rt.l3). */
+  ROUTED: 4,
 } as const;
 
 export const MAX_PORTS = 4096;

@@ -42,6 +42,11 @@ export abstract class Stage {
   /** Processes packets vec[0 .. n). */
   abstract run(vec: Uint16Array, n: number): void;
 
+  /** Counters of the stage's own (answers sent, checksums finished...), for stats().nodes. */
+  counters(): Record<string, number> | undefined {
+    return undefined;
+  }
+
   /** What this stage looked at for packet i (called only when tracing). */
   info(_i: number): string {
     return '';
@@ -76,6 +81,8 @@ export interface StageStats {
   packets: number;
   drops: Record<string, number>;
   next: Record<string, number>;
+  /** The stage's own counters, where it has any. */
+  counters?: Record<string, number>;
 }
 
 export class Graph {
@@ -169,7 +176,8 @@ export class Graph {
       s.nextNames.forEach((name, k) => {
         if (s.nextCounts[k] !== 0) next[name] = s.nextCounts[k]!;
       });
-      out[s.name] = { packets: s.packets, drops, next };
+      const own = s.counters();
+      out[s.name] = own === undefined ? { packets: s.packets, drops, next } : { packets: s.packets, drops, next, counters: own };
     }
     return out;
   }

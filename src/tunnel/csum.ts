@@ -51,10 +51,12 @@ export const CsumStatus = {
   BAD: 2,
   /** Not TCP or UDP, a fragment, UDP without checksum, or headers we do not walk. */
   NOT_CHECKED: 3,
+  /** completePartial: the field is not the pseudo-header sum, so it was left as it is, unverified. */
+  SKIPPED: 4,
 } as const;
 
 /** Names by status, for counters. */
-export const CSUM_STATUS_NAMES = ['ok', 'completed', 'bad', 'not-checked'] as const;
+export const CSUM_STATUS_NAMES = ['ok', 'completed', 'bad', 'not-checked', 'skipped'] as const;
 
 /** Pseudo-header sum (unfolded) of the IPv4 header at u8[ip] for `proto` and `l4len` bytes. */
 export function pseudoSum4(u8: Uint8Array, ip: number, proto: number, l4len: number): number {
@@ -86,9 +88,11 @@ export function finishPartial(u8: Uint8Array, off: number, len: number, csumStar
  * walked: u8[l4 .. l4 + l4len) is the TCP or UDP segment (`proto`), `pseudo`
  * its pseudo-header sum (pseudoSum4/6). Finishes a pseudo-only field when `fix`.
  */
-export function l4ChecksumStatus(u8: Uint8Array, words: Uint32Array | null, l4: number, l4len: number, proto: number, pseudo: number, fix: boolean): number {
+export function l4ChecksumStatus(u8: Uint8Array, words: Uint32Array | null, l4: number, l4len: number, proto: number, pseudo: number, fix: boolean, lazy = false): number {
   const field = l4 + (proto === IpProto.TCP ? Tcp.CHECKSUM : Udp.CHECKSUM);
   const f = u16(u8, field);
+  // Lazy: only a field equal to the pseudo-header sum can need finishing; any other is left to the receiver to judge.
+  if (lazy && f !== fold(pseudo)) return CsumStatus.SKIPPED;
   const s = sumWords(u8, words, l4, l4len, pseudo);
   if (fold(s) === 0xffff) return CsumStatus.OK;
   if (f !== fold(pseudo)) return CsumStatus.BAD;
@@ -111,24 +115,48 @@ const v6info = newIpv6Info();
 export function completeChecksum(u8: Uint8Array, off: number, len: number, words: Uint32Array | null = null): number {
   const end = off + len;
   if (!walkL2(u8, off, end, l2)) return CsumStatus.NOT_CHECKED;
-  const ip = l2.l3;
-  if (l2.type === EtherType.IPV4) {
+  if (l2.type !== EtherType.IPV4 && l2.type !== EtherType.IPV6) return CsumStatus.NOT_CHECKED;
+  return ipStatus(u8, words, l2.l3, end, false, l2.type === EtherType.IPV4 ? 4 : 6);
+}
+
+/**
+ * The receive path's form (decapsulated frames, every packet): like
+ * completeChecksum, but the payload is summed only when the field holds the
+ * pseudo-header sum, the one case that can need finishing; any other field
+ * is left as it is (SKIPPED) for the receiver to verify, as it would anyway.
+ */
+export function completePartial(u8: Uint8Array, off: number, len: number, words: Uint32Array | null = null): number {
+  const end = off + len;
+  if (!walkL2(u8, off, end, l2)) return CsumStatus.NOT_CHECKED;
+  if (l2.type !== EtherType.IPV4 && l2.type !== EtherType.IPV6) return CsumStatus.NOT_CHECKED;
+  return ipStatus(u8, words, l2.l3, end, true, l2.type === EtherType.IPV4 ? 4 : 6);
+}
+
+/** completePartial for an IP packet u8[ip .. end) (no Ethernet header). */
+export function completePartialIp(u8: Uint8Array, ip: number, end: number, words: Uint32Array | null = null): number {
+  return ipStatus(u8, words, ip, end, true, u8[ip]! >>> 4);
+}
+
+/** `ver`: the IP version the EtherType announced (the header must agree). */
+function ipStatus(u8: Uint8Array, words: Uint32Array | null, ip: number, end: number, lazy: boolean, ver: number): number {
+  if (ip >= end || u8[ip]! >>> 4 !== ver) return CsumStatus.NOT_CHECKED;
+  if (ver === 4) {
     if (checkIpv4(u8, ip, end, false) !== 0 || ipv4IsFragment(u8, ip)) return CsumStatus.NOT_CHECKED;
     const proto = u8[ip + Ipv4.PROTO]!;
     if (proto !== IpProto.TCP && proto !== IpProto.UDP) return CsumStatus.NOT_CHECKED;
     const l4 = ip + ipv4HeaderLen(u8, ip);
-    return l4Status(u8, words, ip, l4, ip + ipv4TotalLen(u8, ip) - l4, proto, false);
+    return l4Status(u8, words, ip, l4, ip + ipv4TotalLen(u8, ip) - l4, proto, false, lazy);
   }
-  if (l2.type === EtherType.IPV6) {
+  if (ver === 6) {
     if (checkIpv6(u8, ip, end, v6info) !== 0) return CsumStatus.NOT_CHECKED;
     const proto = v6info.proto;
     if (proto !== IpProto.TCP && proto !== IpProto.UDP) return CsumStatus.NOT_CHECKED;
-    return l4Status(u8, words, ip, v6info.l4, v6info.end - v6info.l4, proto, true);
+    return l4Status(u8, words, ip, v6info.l4, v6info.end - v6info.l4, proto, true, lazy);
   }
   return CsumStatus.NOT_CHECKED;
 }
 
-function l4Status(u8: Uint8Array, words: Uint32Array | null, ip: number, l4: number, l4len: number, proto: number, v6: boolean): number {
+function l4Status(u8: Uint8Array, words: Uint32Array | null, ip: number, l4: number, l4len: number, proto: number, v6: boolean, lazy: boolean): number {
   if (proto === IpProto.TCP) {
     if (l4len < Tcp.HEADER_LEN) return CsumStatus.NOT_CHECKED;
   } else {
@@ -139,5 +167,5 @@ function l4Status(u8: Uint8Array, words: Uint32Array | null, ip: number, l4: num
     if (!v6 && u16(u8, l4 + Udp.CHECKSUM) === 0) return CsumStatus.NOT_CHECKED;
   }
   const pseudo = v6 ? pseudoSum6(u8, ip, proto, l4len) : pseudoSum4(u8, ip, proto, l4len);
-  return l4ChecksumStatus(u8, words, l4, l4len, proto, pseudo, true);
+  return l4ChecksumStatus(u8, words, l4, l4len, proto, pseudo, true, lazy);
 }

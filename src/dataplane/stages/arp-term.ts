@@ -88,6 +88,10 @@ export class ArpTermStage extends Stage {
     return ndAdvert(u8, s, l3, end, br.neigh.mac[target]!, false, rt.pool.roomAfter(s));
   }
 
+  override counters(): Record<string, number> {
+    return { answered: this.answered };
+  }
+
   override info(i: number): string {
     const rt = this.rt;
     const u8 = rt.u8;

@@ -180,6 +180,10 @@ export class IpGatewayStage extends Stage {
     rt.pool.free(slot);
   }
 
+  override counters(): Record<string, number> {
+    return { replies: this.replies };
+  }
+
   override info(i: number): string {
     const rt = this.rt;
     const s = rt.batch.start[i]!;

@@ -124,6 +124,10 @@ export class NeighHoldStage extends Stage {
     pool.free(slot); // the queue holds its reference
   }
 
+  override counters(): Record<string, number> {
+    return { requests: this.requests, held: this.rt.held.size };
+  }
+
   override info(i: number): string {
     const rt = this.rt;
     const l3 = rt.l3[i]!;

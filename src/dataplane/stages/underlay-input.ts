@@ -11,14 +11,13 @@ import { Inner } from '../../tunnel/decap.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { formatIp } from '../../util/addr.js';
 import { Stage } from '../stage.js';
-import { UnderlayDepth, VRF_TARGET } from '../runtime.js';
+import { UnderlayDepth, VRF_TARGET, PktFlag } from '../runtime.js';
 
-const L2_LEARN = 0;
-const IP_ROUTE = 1;
+const INNER_CSUM = 0;
 
 export class UnderlayInputStage extends Stage {
   readonly name = 'underlay-input';
-  readonly nextNames = ['l2-learn', 'ip-route'] as const;
+  readonly nextNames = ['inner-csum'] as const;
   readonly reasons = [
     Reason.truncated, Reason['bad-length'], Reason['bad-checksum'], Reason.fragment, Reason['bad-header'], Reason.unsupported,
     Reason['unknown-id'], Reason['unknown-peer'], Reason['not-local'],
@@ -71,8 +70,7 @@ export class UnderlayInputStage extends Stage {
           continue;
         }
         rt.owner[i] = target;
-        // Learning needs to know where the source is: a remote we could not register is not learned.
-        this.to(L2_LEARN, i);
+        this.to(INNER_CSUM, i);
         continue;
       }
       rt.owner[i] = target - VRF_TARGET;
@@ -89,7 +87,8 @@ export class UnderlayInputStage extends Stage {
         }
         rt.l3[i] = is + Eth.HEADER_LEN;
       } else rt.l3[i] = is;
-      this.to(IP_ROUTE, i);
+      rt.flags[i] = PktFlag.ROUTED;
+      this.to(INNER_CSUM, i);
     }
   }
 
