@@ -51,59 +51,6 @@ constexpr int kModeRaw4 = 40;   // IPv4 header included: send to its destination
 constexpr int kModeRaw6 = 60;   // IPv6 header included: send to its destination field
 constexpr int kSendGso = 0x100; // flag on kModeUdp4/kModeUdp6: coalesce runs with UDP GSO
 
-bool PerPacketError(int e) {
-  switch (e) {
-    case EMSGSIZE:
-    case EINVAL:
-    case EPERM:
-    case EACCES:
-    case EFAULT:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case EHOSTDOWN:
-    case ECONNREFUSED:
-    case EDESTADDRREQ:
-    case EAFNOSUPPORT:
-    case EADDRNOTAVAIL:
-      return true;
-    default:
-      return false;
-  }
-}
-
-napi_value Count(napi_env env, int64_t n) {
-  napi_value v;
-  napi_create_int64(env, n, &v);
-  return v;
-}
-
-napi_value RangeError(napi_env env, const char* msg) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-  return nullptr;
-}
-
-// Records a send stop and returns true when the loop must end.
-bool SendFailed(int e, double* st, uint32_t* i) {
-  if (e == EAGAIN || e == EWOULDBLOCK) {
-    st[stat::kTxEagain] += 1;
-    st[stat::kStopErrno] = e;
-    return true;
-  }
-  if (e == ENOBUFS) {
-    st[stat::kTxEnobufs] += 1;
-    st[stat::kStopErrno] = e;
-    return true;
-  }
-  if (PerPacketError(e)) {
-    st[stat::kTxErrors] += 1;
-    st[stat::kLastErrno] = e;
-    (*i)++;
-    return false;
-  }
-  st[stat::kStopErrno] = e;
-  return true;
-}
-
 // fdReadBatch(fd, u8, start, len, n, cap, hdr, st) -> frames read into entries 0..count-1.
 // Entry i receives at u8[start[i] - hdr]: the hdr bytes of a virtio-net
 // header (IFF_VNET_HDR) land in the headroom, the frame at start[i].
@@ -211,12 +158,6 @@ napi_value FdWriteBatch(napi_env env, napi_callback_info info) {
   return Count(env, i - static_cast<uint32_t>(from));
 }
 
-union Sockaddr {
-  sockaddr sa;
-  sockaddr_in in4;
-  sockaddr_in6 in6;
-};
-
 union GsoCmsg {
   char buf[CMSG_SPACE(sizeof(uint16_t))];
   cmsghdr align;
@@ -235,21 +176,6 @@ struct MmsgScratch {
 MmsgScratch& Scratch() {
   static thread_local MmsgScratch scratch;
   return scratch;
-}
-
-void WriteIn6(const uint32_t* w, in6_addr* a) {
-  for (int k = 0; k < 4; k++) {
-    uint32_t be = htonl(w[k]);
-    std::memcpy(&a->s6_addr[4 * k], &be, 4);
-  }
-}
-
-void ReadIn6(const in6_addr* a, uint32_t* w) {
-  for (int k = 0; k < 4; k++) {
-    uint32_t be;
-    std::memcpy(&be, &a->s6_addr[4 * k], 4);
-    w[k] = ntohl(be);
-  }
 }
 
 bool SameDest(const uint32_t* addr, const uint16_t* port, uint32_t a, uint32_t b, bool v6) {
@@ -514,12 +440,6 @@ napi_value MmsgRecv(napi_env env, napi_callback_info info) {
   st[stat::kRxPackets] += got;
   st[stat::kRxBytes] += bytes;
   return Count(env, got);
-}
-
-void Export(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
-  napi_set_named_property(env, exports, name, fn);
 }
 
 }  // namespace
