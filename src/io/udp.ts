@@ -16,8 +16,9 @@
  */
 import { invalidArg, checkInt } from '../errors.js';
 import { parseIp, formatIp, type IpFamily } from '../wire/addr.js';
-import { native, ADDR_MODE, SEND_GSO } from './native.js';
-import { nativeError } from './port.js';
+import type { Batch } from '../packet/batch.js';
+import { native, ADDR_MODE, SEND_GSO, STAT } from './native.js';
+import { freeSpares, nativeError, releaseTail, takeSpares } from './port.js';
 import { SocketPort, socketArgs, type SocketOptions } from './socket.js';
 
 export interface UdpOptions extends SocketOptions {
@@ -35,6 +36,13 @@ export interface UdpOptions extends SocketOptions {
   v6Only?: boolean;
   /** Coalesce same-destination runs with UDP GSO when the kernel can. Default true. */
   gso?: boolean;
+  /**
+   * UDP_GRO: the kernel may hand over a train of datagrams of one flow as one
+   * buffer; recvBatch then sets batch.gsoSize[i] to the size of each datagram
+   * in it (0 for a single one), and the receiver splits it. Trains longer than
+   * a small slot land in the pool's large slots. Default false.
+   */
+  gro?: boolean;
 }
 
 export class UdpSocket extends SocketPort {
@@ -44,10 +52,13 @@ export class UdpSocket extends SocketPort {
   readonly localPort: number;
   /** Whether sendBatch uses UDP GSO (asked for and supported by the kernel). */
   readonly gso: boolean;
+  /** Whether recvBatch may return coalesced trains (UDP_GRO asked for and taken). */
+  readonly gro: boolean;
 
-  private constructor(fd: number, family: IpFamily, address: string, port: number, gso: boolean) {
+  private constructor(fd: number, family: IpFamily, address: string, port: number, gso: boolean, gro: boolean) {
     super(fd, `${family === 6 ? `[${address}]` : address}:${port}`, family === 6 ? ADDR_MODE.UDP6 : ADDR_MODE.UDP4, gso ? SEND_GSO : 0);
     this.gso = gso;
+    this.gro = gro;
     this.family = family;
     this.localAddress = address;
     this.localPort = port;
@@ -62,12 +73,12 @@ export class UdpSocket extends SocketPort {
       throw invalidArg('address', address, `an IPv${options.family} address (family is ${options.family})`);
     }
     const port = checkInt('port', options.port ?? 0, 0, 65535);
-    for (const k of ['reusePort', 'reuseAddr', 'v6Only', 'gso'] as const) {
+    for (const k of ['reusePort', 'reuseAddr', 'v6Only', 'gso', 'gro'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArg(k, options[k], 'a boolean');
     }
     const addr = new Uint32Array(4);
     addr.set(ip.words);
-    let opened: { fd: number; port: number; gso: boolean };
+    let opened: { fd: number; port: number; gso: boolean; gro: boolean };
     try {
       opened = native().udpOpen({
         ...socketArgs(options),
@@ -78,10 +89,37 @@ export class UdpSocket extends SocketPort {
         reuseAddr: options.reuseAddr ?? false,
         v6Only: options.v6Only ?? true,
         gso: options.gso ?? true,
+        gro: options.gro ?? false,
       });
     } catch (err) {
       throw nativeError(`udp ${address}:${port}`, err);
     }
-    return new UdpSocket(opened.fd, ip.family, formatIp(ip), opened.port, opened.gso);
+    return new UdpSocket(opened.fd, ip.family, formatIp(ip), opened.port, opened.gso, opened.gro);
+  }
+
+  /**
+   * Receives into the empty `batch` (see SocketPort.recvBatch). With `gro`,
+   * an entry may hold a train of datagrams: batch.gsoSize[i] is the size of
+   * each (the last may be shorter), 0 for a single datagram. A train longer
+   * than a small slot lands in a large slot (a batch takes up to 64 as spares;
+   * without large slots such a train is truncated and dropped).
+   */
+  override recvBatch(batch: Batch): number {
+    if (!this.gro) return super.recvBatch(batch);
+    if (!this.usable()) return 0;
+    const n = batch.prepareRx();
+    if (n === 0) return 0;
+    const pool = batch.pool;
+    const st = this.st;
+    const spares = takeSpares(batch, n);
+    const got = this.n.mmsgRecvGro(
+      this._fd, this.mode, pool.u8, batch.slot, batch.start, batch.len, batch.addr, batch.peerPort, n, pool.dataRoom,
+      batch.gsoSize, batch.spare, spares, pool.slotSize, pool.headroom, pool.largeRoom, st,
+    );
+    if (spares > 0) freeSpares(batch, spares);
+    batch.count = got;
+    if (got < n) releaseTail(batch, got, n);
+    if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('recvmmsg');
+    return got;
   }
 }
