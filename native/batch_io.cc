@@ -185,35 +185,14 @@ bool SameDest(const uint32_t* addr, const uint16_t* port, uint32_t a, uint32_t b
 }
 
 // mmsgSend(fd, mode, u8, start, len, addr, port, from, to, st) -> entries consumed from `from`.
-napi_value MmsgSend(napi_env env, napi_callback_info info) {
-  Args a(env, info, 10);
-  int fd = a.Int(0);
-  int mode_arg = a.Int(1);
-  size_t u8len, slen, llen, alen, plen, stlen;
-  uint8_t* u8 = a.Bytes(2, &u8len);
-  uint32_t* start = a.U32(3, &slen);
-  uint32_t* len = a.U32(4, &llen);
-  uint32_t* addr = a.U32(5, &alen);
-  uint16_t* port = a.U16(6, &plen);
-  int32_t from = a.Int(7);
-  int32_t to = a.Int(8);
-  double* st = a.F64(9, &stlen);
-  if (a.Failed()) return nullptr;
-  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
-      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen) {
-    return RangeError(env, "mmsgSend: bad range or arrays");
-  }
-  const int mode = mode_arg & 0xff;
-  if (mode != kModeNone && mode != kModeUdp4 && mode != kModeUdp6 && mode != kModeRaw4 && mode != kModeRaw6) {
-    return RangeError(env, "mmsgSend: bad address mode");
-  }
-  const bool gso = (mode_arg & kSendGso) != 0 && (mode == kModeUdp4 || mode == kModeUdp6);
+// Sends entries [from, to) on fd (arguments checked by the caller); returns
+// the entries consumed. Stops on EAGAIN/ENOBUFS or a fatal errno (in st).
+uint32_t SendRange(int fd, int mode, bool gso, uint8_t* u8, size_t u8len, const uint32_t* start, const uint32_t* len,
+                   const uint32_t* addr, const uint16_t* port, uint32_t from, uint32_t to, double* st) {
   const bool v6 = mode == kModeUdp6;
   MmsgScratch& sc = Scratch();
-  st[stat::kStopErrno] = 0;
-  st[stat::kTxCalls] += 1;
-  uint32_t i = static_cast<uint32_t>(from);
-  const uint32_t end = static_cast<uint32_t>(to);
+  uint32_t i = from;
+  const uint32_t end = to;
   // Entries before this index go one by one: their GSO message was refused.
   uint32_t no_gso_before = 0;
   double sent = 0, bytes = 0, gso_sent = 0;
@@ -339,6 +318,85 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
   st[stat::kTxPackets] += sent;
   st[stat::kTxBytes] += bytes;
   st[stat::kTxGso] += gso_sent;
+  return i - static_cast<uint32_t>(from);
+}
+
+
+napi_value MmsgSend(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  int fd = a.Int(0);
+  int mode_arg = a.Int(1);
+  size_t u8len, slen, llen, alen, plen, stlen;
+  uint8_t* u8 = a.Bytes(2, &u8len);
+  uint32_t* start = a.U32(3, &slen);
+  uint32_t* len = a.U32(4, &llen);
+  uint32_t* addr = a.U32(5, &alen);
+  uint16_t* port = a.U16(6, &plen);
+  int32_t from = a.Int(7);
+  int32_t to = a.Int(8);
+  double* st = a.F64(9, &stlen);
+  if (a.Failed()) return nullptr;
+  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
+      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen) {
+    return RangeError(env, "mmsgSend: bad range or arrays");
+  }
+  const int mode = mode_arg & 0xff;
+  if (mode != kModeNone && mode != kModeUdp4 && mode != kModeUdp6 && mode != kModeRaw4 && mode != kModeRaw6) {
+    return RangeError(env, "mmsgSend: bad address mode");
+  }
+  const bool gso = (mode_arg & kSendGso) != 0 && (mode == kModeUdp4 || mode == kModeUdp6);
+  st[stat::kStopErrno] = 0;
+  st[stat::kTxCalls] += 1;
+  return Count(env, SendRange(fd, mode, gso, u8, u8len, start, len, addr, port, static_cast<uint32_t>(from),
+                              static_cast<uint32_t>(to), st));
+}
+
+// mmsgSendPorts(fds, map, srcPort, mode, u8, start, len, addr, port, from, to, st)
+//   -> entries consumed from `from`.
+// Per-packet UDP source ports: entry i goes out on fds[map[srcPort[i]]], a
+// socket bound to that port (fds[0], the main socket, for srcPort 0). Runs of
+// consecutive entries on one socket go as one SendRange (sendmmsg, with GSO
+// for same-destination runs); the call stops where a run stops, so the
+// consumed entries are still a prefix of the range.
+napi_value MmsgSendPorts(napi_env env, napi_callback_info info) {
+  Args a(env, info, 12);
+  size_t flen, mlen, splen, u8len, slen, llen, alen, plen, stlen;
+  int32_t* fds = a.I32(0, &flen);
+  uint16_t* map = a.U16(1, &mlen);
+  uint16_t* src = a.U16(2, &splen);
+  int mode_arg = a.Int(3);
+  uint8_t* u8 = a.Bytes(4, &u8len);
+  uint32_t* start = a.U32(5, &slen);
+  uint32_t* len = a.U32(6, &llen);
+  uint32_t* addr = a.U32(7, &alen);
+  uint16_t* port = a.U16(8, &plen);
+  int32_t from = a.Int(9);
+  int32_t to = a.Int(10);
+  double* st = a.F64(11, &stlen);
+  if (a.Failed()) return nullptr;
+  const int mode = mode_arg & 0xff;
+  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
+      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen ||
+      static_cast<size_t>(to) > splen || mlen != 65536 || flen == 0 || (mode != kModeUdp4 && mode != kModeUdp6)) {
+    return RangeError(env, "mmsgSendPorts: bad range, arrays or mode");
+  }
+  const bool gso = (mode_arg & kSendGso) != 0;
+  st[stat::kStopErrno] = 0;
+  st[stat::kTxCalls] += 1;
+  auto fd_of = [&](uint32_t i) -> int {
+    uint16_t k = map[src[i]];
+    return k < flen ? fds[k] : fds[0];
+  };
+  uint32_t i = static_cast<uint32_t>(from);
+  const uint32_t end = static_cast<uint32_t>(to);
+  while (i < end) {
+    const int fd = fd_of(i);
+    uint32_t j = i + 1;
+    while (j < end && fd_of(j) == fd) j++;
+    uint32_t done = SendRange(fd, mode, gso, u8, u8len, start, len, addr, port, i, j, st);
+    i += done;
+    if (i < j) break;  // stopped (EAGAIN, ENOBUFS, fatal): the rest stays with the caller
+  }
   return Count(env, i - static_cast<uint32_t>(from));
 }
 
@@ -448,6 +506,7 @@ void InitBatchIo(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "fdReadBatch", FdReadBatch);
   Export(env, exports, "fdWriteBatch", FdWriteBatch);
   Export(env, exports, "mmsgSend", MmsgSend);
+  Export(env, exports, "mmsgSendPorts", MmsgSendPorts);
   Export(env, exports, "mmsgRecv", MmsgRecv);
 }
 

@@ -57,6 +57,9 @@ uint32_t* Args::U32(size_t i, size_t* len) {
 uint16_t* Args::U16(size_t i, size_t* len) {
   return static_cast<uint16_t*>(Typed(i, napi_uint16_array, len));
 }
+int32_t* Args::I32(size_t i, size_t* len) {
+  return static_cast<int32_t*>(Typed(i, napi_int32_array, len));
+}
 double* Args::F64(size_t i, size_t* len) {
   return static_cast<double*>(Typed(i, napi_float64_array, len));
 }

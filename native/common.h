@@ -47,6 +47,7 @@ class Args {
   uint8_t* Bytes(size_t i, size_t* len);
   uint32_t* U32(size_t i, size_t* len);
   uint16_t* U16(size_t i, size_t* len);
+  int32_t* I32(size_t i, size_t* len);
   double* F64(size_t i, size_t* len);
   // Throws a TypeError when a conversion failed; returns true if it did.
   bool Failed();

@@ -169,6 +169,11 @@ export interface NativeAddon {
   fdWriteBatch(fd: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, from: number, to: number, hdr: number, st: Float64Array): number;
   /** sendmmsg() entries [from, to); returns entries consumed. mode may carry SEND_GSO. */
   mmsgSend(fd: number, mode: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
+  /**
+   * sendmmsg() entries [from, to), entry i on fds[map[srcPort[i]]] (runs of one
+   * socket per sendmmsg); returns entries consumed. mode may carry SEND_GSO.
+   */
+  mmsgSendPorts(fds: Int32Array, map: Uint16Array, srcPort: Uint16Array, mode: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
   /** recvmmsg() up to n datagrams into entries 0..; reorders slot/start so the first `count` are valid. */
   mmsgRecv(fd: number, mode: AddrMode, u8: Uint8Array, slot: Uint32Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, n: number, cap: number, st: Float64Array): number;
 

@@ -117,6 +117,11 @@ export function freeSpares(batch: Batch, n: number): void {
   for (let i = 0; i < n; i++) pool.free(spare[i]!);
 }
 
+/** Closes `fd` if `owner` is dropped without close(); close() unregisters every fd of the owner. */
+export function trackFd(owner: object, fd: number): void {
+  leaked.register(owner, fd, owner);
+}
+
 /** Gives the slots of entries [from, to) back to the pool (after a short receive). */
 export function releaseTail(batch: Batch, from: number, to: number): void {
   const pool = batch.pool;

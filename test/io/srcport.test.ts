@@ -1,0 +1,117 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { UdpSocket, PacketPool, Batch, VtepError, parseIPv4, type Port } from '../../src/index.js';
+import { withNetns, veth, uniqueName, skipWithoutNetns, openFdCount } from '../helpers/netns.js';
+import { fmix32 } from '../../src/tunnel/flowhash.js';
+
+const isInvalid = (field: string) => (e: unknown) => e instanceof VtepError && e.code === 'ERR_INVALID_ARG' && e.message.startsWith(field);
+
+test('srcPorts: options checked before any system call', () => {
+  assert.throws(() => UdpSocket.open({ srcPorts: -1 }), isInvalid('srcPorts'));
+  assert.throws(() => UdpSocket.open({ srcPorts: 5000 }), isInvalid('srcPorts'));
+  assert.throws(() => UdpSocket.open({ srcPorts: 8, srcPortRange: [60000, 60003] }), isInvalid('srcPorts'));
+  assert.throws(() => UdpSocket.open({ srcPorts: 8, srcPortRange: [60000, 1] }), isInvalid('srcPortRange'));
+});
+
+function readable(port: Port, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      port.onReadable(null);
+      resolve();
+    }, ms);
+    port.onReadable(() => {
+      clearTimeout(timer);
+      port.onReadable(null);
+      resolve();
+    });
+  });
+}
+
+if (!skipWithoutNetns('io/srcport')) {
+  test('per-flow source ports: 64 flows spread over the ports, stable per flow, GSO kept for runs', async () => {
+    await withNetns(['sa', 'sb'], async (a, b) => {
+      veth(a, uniqueName('sa'), '198.18.0.1/24', b, uniqueName('sb'), '198.18.0.2/24');
+      const fds = openFdCount();
+      const tx = UdpSocket.open({ address: '198.18.0.1', port: 4789, srcPorts: 16, netns: a.name });
+      const rx = UdpSocket.open({ address: '198.18.0.2', port: 4789, rcvbuf: 8 << 20, netns: b.name });
+      try {
+        assert.is(tx.srcPorts.length, 16);
+        for (const p of tx.srcPorts) assert.ok(p >= 49152 && p <= 65535, `port ${p}`);
+        assert.is(new Set(tx.srcPorts).size, 16);
+        const pool = new PacketPool({ slots: 1024 });
+        const out = new Batch(pool, 512);
+        const dst = parseIPv4('198.18.0.2');
+        const FLOWS = 64;
+        const RUN = 4;
+        const want = new Map<number, number>();
+        // 64 flows, 4 equal datagrams each in a row (a super-frame's segments), then entries
+        // with srcPort 0 (the socket's own port) and a port outside the set.
+        for (let f = 0; f < FLOWS; f++) {
+          const port = tx.srcPortFor(fmix32(f + 1));
+          want.set(f, port);
+          for (let k = 0; k < RUN; k++) {
+            const i = out.pushCopy(new Uint8Array(400));
+            pool.u8[out.start[i]!] = f;
+            out.addr[4 * i] = dst;
+            out.peerPort[i] = 4789;
+            out.srcPort[i] = port;
+          }
+        }
+        const own = out.pushCopy(Uint8Array.of(200));
+        out.addr[4 * own] = dst;
+        out.peerPort[own] = 4789;
+        const other = out.pushCopy(Uint8Array.of(201));
+        out.addr[4 * other] = dst;
+        out.peerPort[other] = 4789;
+        out.srcPort[other] = 1000;
+        assert.is(tx.sendBatch(out), out.count);
+        assert.ok(tx.stats.txGso >= FLOWS * RUN, `txGso ${tx.stats.txGso}`);
+        out.release();
+
+        const inb = new Batch(pool, 256);
+        const seen = new Map<number, Set<number>>();
+        let got = 0;
+        const deadline = Date.now() + 10_000;
+        while (got < FLOWS * RUN + 2 && Date.now() < deadline) {
+          if (rx.recvBatch(inb) === 0) {
+            await readable(rx, 200);
+            continue;
+          }
+          for (let i = 0; i < inb.count; i++) {
+            const f = pool.u8[inb.start[i]!]!;
+            if (!seen.has(f)) seen.set(f, new Set());
+            seen.get(f)!.add(inb.peerPort[i]!);
+            got++;
+          }
+          inb.release();
+        }
+        assert.is(got, FLOWS * RUN + 2);
+        for (let f = 0; f < FLOWS; f++) assert.equal([...seen.get(f)!], [want.get(f)], `flow ${f}`);
+        assert.equal([...seen.get(200)!], [4789]);
+        assert.equal([...seen.get(201)!], [tx.srcPorts[1000 % 16]]);
+        // The flows use most of the ports.
+        assert.ok(new Set(want.values()).size >= 12, `ports used ${new Set(want.values()).size}`);
+      } finally {
+        tx.close();
+        rx.close();
+      }
+      assert.is(openFdCount(), fds);
+    });
+  });
+
+  test('per-flow source ports: a port in use is skipped for the next one', async () => {
+    await withNetns(['sa'], async (a) => {
+      a.ip('addr', 'add', '198.18.0.1/32', 'dev', 'lo');
+      const busy = UdpSocket.open({ address: '198.18.0.1', port: 60000, netns: a.name });
+      const tx = UdpSocket.open({ address: '198.18.0.1', srcPorts: 2, srcPortRange: [60000, 60009], netns: a.name });
+      try {
+        assert.equal([...tx.srcPorts], [60001, 60005]);
+      } finally {
+        tx.close();
+        busy.close();
+      }
+    });
+  });
+}
+
+test.run();
