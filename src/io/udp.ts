@@ -18,9 +18,11 @@
  * more sockets on the same address, bound to N ports spread over
  * `srcPortRange` (`udp.srcPorts`), and sendBatch sends entry i from the port
  * in batch.srcPort[i] (0: the socket's own port; a port outside the set maps
- * to srcPorts[port % N]). `udp.srcPortFor(flowHash)` picks one per flow. Runs
- * of entries on one port go as one sendmmsg, GSO included; see docs/io.md for
- * why several sockets and not raw IP or AF_PACKET.
+ * to srcPorts[port % N]). `udp.srcPortFor(flowHash)` picks one per flow.
+ * sendBatch first groups the entries by port (stable: the order within a flow
+ * holds, across flows it may change), then sends each group with one
+ * sendmmsg, GSO included; see docs/io.md for why several sockets and not raw
+ * IP or AF_PACKET.
  */
 import { invalidArg, checkInt } from '../errors.js';
 import { parseIp, formatIp, type IpFamily } from '../wire/addr.js';
@@ -78,6 +80,10 @@ export class UdpSocket extends SocketPort {
   /** fds[0] this socket, fds[k] the socket of srcPorts[k-1]; portMap: port -> k. */
   #fds: Int32Array | undefined;
   #portMap: Uint16Array | undefined;
+  /** Scratch of the grouping: socket per entry, counts, order. */
+  #keys = new Uint16Array(0);
+  #counts = new Uint32Array(0);
+  #order = new Uint32Array(0);
 
   private constructor(fd: number, family: IpFamily, address: string, port: number, gso: boolean, gro: boolean) {
     super(fd, `${family === 6 ? `[${address}]` : address}:${port}`, family === 6 ? ADDR_MODE.UDP6 : ADDR_MODE.UDP4, gso ? SEND_GSO : 0);
@@ -196,10 +202,46 @@ export class UdpSocket extends SocketPort {
     if (!this.usable()) return 0;
     checkRange(batch, from, to);
     if (from === to) return 0;
+    this.#group(batch, from, to);
     const st = this.st;
     const done = this.n.mmsgSendPorts(fds, this.#portMap!, batch.srcPort, this.sendMode, batch.pool.u8, batch.start, batch.len, batch.addr, batch.peerPort, from, to, st);
     if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('sendmmsg');
     return done;
+  }
+
+  /**
+   * Groups entries [from, to) by source socket, keeping the order within each
+   * (so within each flow), when they are not grouped already: one sendmmsg per
+   * socket instead of one per change of socket. Order across flows is free.
+   */
+  #group(batch: Batch, from: number, to: number): void {
+    const map = this.#portMap!;
+    const src = batch.srcPort;
+    const n = to - from;
+    const sockets = this.#fds!.length;
+    if (this.#keys.length < n) {
+      this.#keys = new Uint16Array(batch.capacity);
+      this.#order = new Uint32Array(batch.capacity);
+    }
+    if (this.#counts.length !== sockets + 1) this.#counts = new Uint32Array(sockets + 1);
+    const keys = this.#keys;
+    const counts = this.#counts;
+    counts.fill(0);
+    let changes = 0;
+    let distinct = 0;
+    let prev = -1;
+    for (let j = 0; j < n; j++) {
+      const k = map[src[from + j]!]!;
+      keys[j] = k;
+      if (counts[k + 1]!++ === 0) distinct++;
+      if (k !== prev) changes++;
+      prev = k;
+    }
+    if (changes === distinct) return;
+    for (let k = 1; k <= sockets; k++) counts[k] = counts[k]! + counts[k - 1]!;
+    const order = this.#order;
+    for (let j = 0; j < n; j++) order[counts[keys[j]!]!++] = j;
+    batch.reorder(from, order, n);
   }
 
   /** Closes the socket and its source-port sockets. */

@@ -206,6 +206,42 @@ export class Batch {
     return n - w;
   }
 
+  /**
+   * Reorders entries [from, from + n): entry from + j becomes the entry that was
+   * at from + order[j] (order: a permutation of 0..n-1). Metadata only.
+   */
+  reorder(from: number, order: Uint32Array, n: number): void {
+    const t = (this.#scratch ??= new Uint32Array(this.capacity * 4));
+    permute(this.slot, t, from, order, n);
+    permute(this.start, t, from, order, n);
+    permute(this.len, t, from, order, n);
+    permute(this.port, t, from, order, n);
+    permute(this.hash, t, from, order, n);
+    permute(this.id, t, from, order, n);
+    permute(this.reason, t, from, order, n);
+    permute(this.kind, t, from, order, n);
+    permute(this.peerPort, t, from, order, n);
+    permute(this.aux, t, from, order, n);
+    permute(this.vflags, t, from, order, n);
+    permute(this.gsoType, t, from, order, n);
+    permute(this.gsoSize, t, from, order, n);
+    permute(this.hdrLen, t, from, order, n);
+    permute(this.csumStart, t, from, order, n);
+    permute(this.csumOffset, t, from, order, n);
+    permute(this.srcPort, t, from, order, n);
+    const a = this.addr;
+    for (let j = 0; j < n; j++) {
+      const f = (from + order[j]!) * 4;
+      t[4 * j] = a[f]!;
+      t[4 * j + 1] = a[f + 1]!;
+      t[4 * j + 2] = a[f + 2]!;
+      t[4 * j + 3] = a[f + 3]!;
+    }
+    a.set(t.subarray(0, 4 * n), from * 4);
+  }
+
+  #scratch: Uint32Array | undefined;
+
   /** Copies entry `from` over entry `to` (metadata only, not bytes). */
   moveEntry(from: number, to: number): void {
     this.slot[to] = this.slot[from]!;
@@ -233,4 +269,10 @@ export class Batch {
     a[t + 2] = a[f + 2]!;
     a[t + 3] = a[f + 3]!;
   }
+}
+
+/** a[from + j] = old a[from + order[j]] for j < n, through the scratch t. */
+function permute(a: Uint8Array | Uint16Array | Uint32Array, t: Uint32Array, from: number, order: Uint32Array, n: number): void {
+  for (let j = 0; j < n; j++) t[j] = a[from + order[j]!]!;
+  for (let j = 0; j < n; j++) a[from + j] = t[j]!;
 }

@@ -28,7 +28,7 @@ function readable(port: Port, ms: number): Promise<void> {
 }
 
 if (!skipWithoutNetns('io/srcport')) {
-  test('per-flow source ports: 64 flows spread over the ports, stable per flow, GSO kept for runs', async () => {
+  test('per-flow source ports: 64 interleaved flows spread over the ports, stable and in order per flow, GSO kept', async () => {
     await withNetns(['sa', 'sb'], async (a, b) => {
       veth(a, uniqueName('sa'), '198.18.0.1/24', b, uniqueName('sb'), '198.18.0.2/24');
       const fds = openFdCount();
@@ -46,12 +46,14 @@ if (!skipWithoutNetns('io/srcport')) {
         const want = new Map<number, number>();
         // 64 flows, 4 equal datagrams each in a row (a super-frame's segments), then entries
         // with srcPort 0 (the socket's own port) and a port outside the set.
-        for (let f = 0; f < FLOWS; f++) {
-          const port = tx.srcPortFor(fmix32(f + 1));
-          want.set(f, port);
-          for (let k = 0; k < RUN; k++) {
+        // Interleaved (flow by flow, k-th datagram of each): sendBatch groups them by port.
+        for (let f = 0; f < FLOWS; f++) want.set(f, tx.srcPortFor(fmix32(f + 1)));
+        for (let k = 0; k < RUN; k++) {
+          for (let f = 0; f < FLOWS; f++) {
+            const port = want.get(f)!;
             const i = out.pushCopy(new Uint8Array(400));
             pool.u8[out.start[i]!] = f;
+            pool.u8[out.start[i]! + 1] = k;
             out.addr[4 * i] = dst;
             out.peerPort[i] = 4789;
             out.srcPort[i] = port;
@@ -70,6 +72,7 @@ if (!skipWithoutNetns('io/srcport')) {
 
         const inb = new Batch(pool, 256);
         const seen = new Map<number, Set<number>>();
+        const order = new Map<number, number[]>();
         let got = 0;
         const deadline = Date.now() + 10_000;
         while (got < FLOWS * RUN + 2 && Date.now() < deadline) {
@@ -81,12 +84,17 @@ if (!skipWithoutNetns('io/srcport')) {
             const f = pool.u8[inb.start[i]!]!;
             if (!seen.has(f)) seen.set(f, new Set());
             seen.get(f)!.add(inb.peerPort[i]!);
+            if (!order.has(f)) order.set(f, []);
+            order.get(f)!.push(pool.u8[inb.start[i]! + 1]!);
             got++;
           }
           inb.release();
         }
         assert.is(got, FLOWS * RUN + 2);
-        for (let f = 0; f < FLOWS; f++) assert.equal([...seen.get(f)!], [want.get(f)], `flow ${f}`);
+        for (let f = 0; f < FLOWS; f++) {
+          assert.equal([...seen.get(f)!], [want.get(f)], `flow ${f}`);
+          assert.equal(order.get(f), [0, 1, 2, 3], `flow ${f} order`);
+        }
         assert.equal([...seen.get(200)!], [4789]);
         assert.equal([...seen.get(201)!], [tx.srcPorts[1000 % 16]]);
         // The flows use most of the ports.

@@ -139,4 +139,27 @@ test('batch offload fields are zeroed by push and prepareRx and moved by moveEnt
   b.release();
 });
 
+test('batch reorder permutes every per-entry array together', () => {
+  const pool = new PacketPool({ slots: 8 });
+  const b = new Batch(pool, 8);
+  for (let i = 0; i < 5; i++) {
+    const k = b.pushCopy(Uint8Array.of(i));
+    b.srcPort[k] = 100 + i;
+    b.gsoSize[k] = 10 + i;
+    b.addr[4 * k + 3] = i;
+    b.hash[k] = i;
+  }
+  const slots = [...b.slot.subarray(0, 5)];
+  // Entries 1..4 become old 4, 2, 1, 3.
+  b.reorder(1, Uint32Array.of(3, 1, 0, 2), 4);
+  assert.equal([...b.hash.subarray(0, 5)], [0, 4, 2, 1, 3]);
+  assert.equal([...b.srcPort.subarray(0, 5)], [100, 104, 102, 101, 103]);
+  assert.equal([...b.gsoSize.subarray(0, 5)], [10, 14, 12, 11, 13]);
+  assert.equal([0, 1, 2, 3, 4].map((i) => b.addr[4 * i + 3]), [0, 4, 2, 1, 3]);
+  assert.equal([0, 1, 2, 3, 4].map((i) => b.packet(i)[0]), [0, 4, 2, 1, 3]);
+  assert.equal([...b.slot.subarray(0, 5)].sort(), slots.sort());
+  b.release();
+  assert.is(pool.available, 8);
+});
+
 test.run();
