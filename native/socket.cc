@@ -176,7 +176,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// packetOpen({ ifname, protocol, promiscuous, qdiscBypass, ignoreOutgoing, sndbuf, rcvbuf, netns })
+// packetOpen({ ifname, protocol, promiscuous, qdiscBypass, ignoreOutgoing, vnetHdr, sndbuf, rcvbuf, netns })
 //   -> { fd, ifindex }
 Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -207,6 +207,10 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
     if (IntOpt(o, "qdiscBypass", 0) == 1 &&
         setsockopt(*out, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0) {
       *what = "setsockopt(PACKET_QDISC_BYPASS)";
+      return errno;
+    }
+    if (IntOpt(o, "vnetHdr", 0) == 1 && setsockopt(*out, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
+      *what = "setsockopt(PACKET_VNET_HDR)";
       return errno;
     }
     int err2 = CommonSockopts(*out, o, what);

@@ -125,6 +125,7 @@ export interface PacketOpenArgs extends SocketCommonArgs {
   promiscuous?: boolean;
   qdiscBypass?: boolean;
   ignoreOutgoing?: boolean;
+  vnetHdr?: boolean;
 }
 
 export interface RawOpenArgs extends SocketCommonArgs {

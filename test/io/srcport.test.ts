@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UdpSocket, PacketPool, Batch, VtepError, parseIPv4, type Port } from '../../src/index.js';
+import { UdpSocket, PacketSocket, PacketPool, Batch, VtepError, parseIPv4, type Port } from '../../src/index.js';
+import { checksum } from '../../src/wire/checksum.js';
 import { withNetns, veth, uniqueName, skipWithoutNetns, openFdCount } from '../helpers/netns.js';
 import { fmix32 } from '../../src/tunnel/flowhash.js';
 
@@ -104,6 +105,73 @@ if (!skipWithoutNetns('io/srcport')) {
         rx.close();
       }
       assert.is(openFdCount(), fds);
+    });
+  });
+
+  test('AF_PACKET with vnetHdr: a UDP GSO super-frame with our own source port leaves as 16 datagrams', async () => {
+    await withNetns(['sa', 'sb'], async (a, b) => {
+      const ia = uniqueName('sa');
+      const ib = uniqueName('sb');
+      veth(a, ia, '198.18.0.1/24', b, ib, '198.18.0.2/24');
+      const mac = (ns: typeof a, dev: string) => ns.exec(['cat', `/sys/class/net/${dev}/address`]).trim().split(':').map((h) => parseInt(h, 16));
+      const rx = UdpSocket.open({ address: '198.18.0.2', port: 4789, rcvbuf: 4 << 20, netns: b.name });
+      const ps = PacketSocket.open({ ifname: ia, protocol: 0, vnetHdr: true, netns: a.name });
+      try {
+        const pool = new PacketPool({ slots: 64, largeSlots: 1 });
+        const SRC = parseIPv4('198.18.0.1');
+        const DST = parseIPv4('198.18.0.2');
+        const SEGS = 16;
+        const payload = 1400;
+        const udpLen = 8 + SEGS * payload;
+        // virtio_net_hdr[Ethernet[IPv4[UDP[16 x 1400 bytes]]]], segment k filled with k.
+        const p = new Uint8Array(10 + 14 + 20 + udpLen);
+        for (let i = 0; i < SEGS * payload; i++) p[52 + i] = (i / payload) | 0;
+        const dv = new DataView(p.buffer);
+        p[0] = 1; // NEEDS_CSUM
+        p[1] = 5; // UDP_L4
+        dv.setUint16(2, 42, true);
+        dv.setUint16(4, payload, true);
+        dv.setUint16(6, 34, true);
+        dv.setUint16(8, 6, true);
+        p.set(mac(b, ib), 10);
+        p.set(mac(a, ia), 16);
+        dv.setUint16(22, 0x0800);
+        p.set([0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0], 24);
+        dv.setUint16(26, 20 + udpLen);
+        dv.setUint32(36, SRC);
+        dv.setUint32(40, DST);
+        dv.setUint16(34, checksum(p, 24, 20));
+        dv.setUint16(44, 50001);
+        dv.setUint16(46, 4789);
+        dv.setUint16(48, udpLen);
+        let sum = (SRC >>> 16) + (SRC & 0xffff) + (DST >>> 16) + (DST & 0xffff) + 17 + udpLen;
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+        dv.setUint16(50, sum);
+        const tx = new Batch(pool, 1);
+        tx.pushCopy(p);
+        assert.is(ps.sendBatch(tx), 1);
+        tx.release();
+        const inb = new Batch(pool, 32);
+        let got = 0;
+        const deadline = Date.now() + 5000;
+        while (got < SEGS && Date.now() < deadline) {
+          if (rx.recvBatch(inb) === 0) {
+            await readable(rx, 200);
+            continue;
+          }
+          for (let i = 0; i < inb.count; i++) {
+            assert.is(inb.len[i], payload);
+            assert.is(inb.peerPort[i], 50001);
+            assert.is(pool.u8[inb.start[i]!], got);
+            got++;
+          }
+          inb.release();
+        }
+        assert.is(got, SEGS);
+      } finally {
+        rx.close();
+        ps.close();
+      }
     });
   });
 
