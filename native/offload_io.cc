@@ -9,15 +9,20 @@
 // plain frame.
 //
 // Super-frames (TSO from a guest, GRO trains from the underlay) do not fit a
-// 2 KB slot. A receive with spares reads into the small slot and lets the
-// rest spill into a spare large slot, at the same offset from its data start:
-//   iov[0] = small slot room, iov[1] = large slot from data start + room on.
-// A frame that spilled gets its head (at most one small room) copied in front
-// of the spilled part, and the entry takes the large slot; the small slot goes
-// into the spare list in its place, and the caller frees the whole list
-// afterwards. Frames that fit, nearly all of them, are never copied, and a
-// 64 KB super-frame costs one copy of 2 KB. Without spares a call reads into
-// the small room only, as fdReadBatch/mmsgRecv do.
+// 2 KB slot; the caller lends the call spare large slots (Batch.spare).
+// - TAP: each read() goes into a spare large slot. A frame that fits a small
+//   slot (nearly all) is copied into the entry's small slot and the spare is
+//   used again; a longer one stays, the entry takes the large slot and the
+//   small slot goes into the spare list in its place. Measured against a
+//   readv() over both slots (small room, then the large slot from the same
+//   offset, copying only the head of long frames): 0.85 vs 0.77x of a plain
+//   read() loop for 60-byte frames, 0.82 vs 0.74x for 1400-byte frames;
+//   readv() costs more than the copy.
+// - UDP GRO: recvmmsg takes one message per spare, and each message two iovecs:
+//   the small room, then the spare from the same offset on. A train that
+//   spilled has its head (one small room) copied in front of the spilled part.
+// Afterwards the spare list holds what the caller frees. Without spares a call
+// reads into the small room only, as fdReadBatch/mmsgRecv do.
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -94,8 +99,9 @@ struct Spares {
   uint64_t Start(int32_t k) const { return static_cast<uint64_t>(slot[k]) * slot_size + headroom; }
 };
 
-// Entry e spilled into spare c: move its head in front of the spilled part,
-// give the entry the large slot and the spare list the small one.
+// Entry e's frame is in spare c (its first `head_room` bytes and `head`
+// bytes before them still in the small slot: copied over): the entry takes
+// the large slot, the spare list the small one.
 void TakeLarge(uint8_t* u8, uint32_t* slot, uint32_t* start, uint32_t e, Spares& sp, int32_t c, uint64_t head,
                uint64_t head_room) {
   uint64_t ls = sp.Start(c);
@@ -114,7 +120,8 @@ void TakeLarge(uint8_t* u8, uint32_t* slot, uint32_t* start, uint32_t e, Spares&
 // The header lands in the headroom just before start; its fields go to the
 // arrays. A frame must be shorter than its room (cap, or largeCap with a
 // spare): the tun driver truncates silently, so one that fills the room counts
-// as truncated and is dropped. With spares the call stops when they run out.
+// as truncated and is dropped. With spares the call stops when they run out
+// (a spare is only used up by a frame longer than cap).
 napi_value VnetReadBatch(napi_env env, napi_callback_info info) {
   Args a(env, info, 20);
   int fd = a.Int(0);
@@ -153,14 +160,16 @@ napi_value VnetReadBatch(napi_env env, napi_callback_info info) {
     const bool spill = sp.used < sp.count;
     ssize_t r;
     uint64_t room = static_cast<uint64_t>(cap);
+    uint64_t ls = 0;
     if (spill) {
-      uint64_t ls = sp.Start(sp.used);
+      // One plain read() into the spare large slot: cheaper than a readv over
+      // both slots. A frame that fits a small slot is then copied there.
+      ls = sp.Start(sp.used);
       if (ls + sp.room > u8len) {
         st[stat::kStopErrno] = EFAULT;
         break;
       }
-      struct iovec iov[2] = {{u8 + s - h, static_cast<size_t>(cap) + h}, {u8 + ls + cap, sp.room - cap}};
-      r = readv(fd, iov, 2);
+      r = read(fd, u8 + ls - h, static_cast<size_t>(sp.room) + h);
       room = sp.room;
     } else {
       r = read(fd, u8 + s - h, static_cast<size_t>(cap) + h);
@@ -175,9 +184,13 @@ napi_value VnetReadBatch(napi_env env, napi_callback_info info) {
       continue;
     }
     const uint64_t flen = static_cast<uint64_t>(r) - h;
-    if (flen > static_cast<uint64_t>(cap)) {
-      TakeLarge(u8, slot, start, got, sp, sp.used, h, static_cast<uint64_t>(cap));
-      st[stat::kRxLarge] += 1;
+    if (spill) {
+      if (flen > static_cast<uint64_t>(cap)) {
+        TakeLarge(u8, slot, start, got, sp, sp.used, 0, 0);  // already contiguous there
+        st[stat::kRxLarge] += 1;
+      } else {
+        std::memcpy(u8 + s - h, u8 + ls - h, h + flen);
+      }
     }
     const uint8_t* p = u8 + start[got] - h;
     m.vflags[got] = p[vnet::kFlags];

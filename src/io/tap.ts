@@ -21,8 +21,10 @@
  * super-frames of up to 64 KB (gsoType TCPv4/TCPv6, gsoSize = MSS) and frames
  * with a partial checksum (vflags NEEDS_CSUM), and takes the same from us.
  * Super-frames land in the pool's large slots (PacketPool largeSlots): each
- * readBatch takes up to 64 of them as spares, the kernel spills a long frame
- * from its small slot into one, and the unused ones go back after the call.
+ * readBatch lends the native call up to 64 of them as spares; every read goes
+ * into a spare, a frame that fits a small slot is copied there (cheaper than a
+ * readv over both, measured), a longer one keeps the large slot; the unused
+ * spares go back after the call.
  */
 import { VtepError, checkInt, invalidArg } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
