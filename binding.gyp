@@ -8,6 +8,7 @@
         "native/tap.cc",
         "native/socket.cc",
         "native/batch_io.cc",
+        "native/offload_io.cc",
         "native/poller.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -3,6 +3,7 @@
 // declared once in src/io/native.ts; the files here are split by concern:
 //   tap.cc       TAP open and ioctls        socket.cc    UDP, AF_PACKET, raw IP setup
 //   batch_io.cc  the batch read/write calls  poller.cc    uv_poll readiness
+//   offload_io.cc  TAP batches with virtio-net headers, UDP GRO receive
 //   common.cc    argument views, errno errors, the network-namespace scope
 #include <napi.h>
 
@@ -11,7 +12,7 @@
 namespace {
 
 // Bumped whenever the native surface declared in src/io/native.ts changes.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kAbiVersion);
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vtep::InitSocket(env, exports);
   vtep::InitBatchIo(env, exports);
   vtep::InitPoller(env, exports);
+  vtep::InitOffloadIo(env, exports);
   return exports;
 }
 

@@ -52,59 +52,6 @@ constexpr int kModeRaw4 = 40;   // IPv4 header included: send to its destination
 constexpr int kModeRaw6 = 60;   // IPv6 header included: send to its destination field
 constexpr int kSendGso = 0x100; // flag on kModeUdp4/kModeUdp6: coalesce runs with UDP GSO
 
-bool PerPacketError(int e) {
-  switch (e) {
-    case EMSGSIZE:
-    case EINVAL:
-    case EPERM:
-    case EACCES:
-    case EFAULT:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case EHOSTDOWN:
-    case ECONNREFUSED:
-    case EDESTADDRREQ:
-    case EAFNOSUPPORT:
-    case EADDRNOTAVAIL:
-      return true;
-    default:
-      return false;
-  }
-}
-
-napi_value Count(napi_env env, int64_t n) {
-  napi_value v;
-  napi_create_int64(env, n, &v);
-  return v;
-}
-
-napi_value RangeError(napi_env env, const char* msg) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-  return nullptr;
-}
-
-// Records a send stop and returns true when the loop must end.
-bool SendFailed(int e, double* st, uint32_t* i) {
-  if (e == EAGAIN || e == EWOULDBLOCK) {
-    st[stat::kTxEagain] += 1;
-    st[stat::kStopErrno] = e;
-    return true;
-  }
-  if (e == ENOBUFS) {
-    st[stat::kTxEnobufs] += 1;
-    st[stat::kStopErrno] = e;
-    return true;
-  }
-  if (PerPacketError(e)) {
-    st[stat::kTxErrors] += 1;
-    st[stat::kLastErrno] = e;
-    (*i)++;
-    return false;
-  }
-  st[stat::kStopErrno] = e;
-  return true;
-}
-
 // fdReadBatch(fd, u8, start, len, n, cap, hdr, st) -> frames read into entries 0..count-1.
 // Entry i receives at u8[start[i] - hdr]: the hdr bytes of a virtio-net
 // header (IFF_VNET_HDR) land in the headroom, the frame at start[i].
@@ -212,12 +159,6 @@ napi_value FdWriteBatch(napi_env env, napi_callback_info info) {
   return Count(env, i - static_cast<uint32_t>(from));
 }
 
-union Sockaddr {
-  sockaddr sa;
-  sockaddr_in in4;
-  sockaddr_in6 in6;
-};
-
 union GsoCmsg {
   char buf[CMSG_SPACE(sizeof(uint16_t))];
   cmsghdr align;
@@ -238,21 +179,6 @@ MmsgScratch& Scratch() {
   return scratch;
 }
 
-void WriteIn6(const uint32_t* w, in6_addr* a) {
-  for (int k = 0; k < 4; k++) {
-    uint32_t be = htonl(w[k]);
-    std::memcpy(&a->s6_addr[4 * k], &be, 4);
-  }
-}
-
-void ReadIn6(const in6_addr* a, uint32_t* w) {
-  for (int k = 0; k < 4; k++) {
-    uint32_t be;
-    std::memcpy(&be, &a->s6_addr[4 * k], 4);
-    w[k] = ntohl(be);
-  }
-}
-
 bool SameDest(const uint32_t* addr, const uint16_t* port, uint32_t a, uint32_t b, bool v6) {
   if (port[a] != port[b] || addr[4 * a] != addr[4 * b]) return false;
   return !v6 || (addr[4 * a + 1] == addr[4 * b + 1] && addr[4 * a + 2] == addr[4 * b + 2] &&
@@ -260,35 +186,14 @@ bool SameDest(const uint32_t* addr, const uint16_t* port, uint32_t a, uint32_t b
 }
 
 // mmsgSend(fd, mode, u8, start, len, addr, port, from, to, st) -> entries consumed from `from`.
-napi_value MmsgSend(napi_env env, napi_callback_info info) {
-  Args a(env, info, 10);
-  int fd = a.Int(0);
-  int mode_arg = a.Int(1);
-  size_t u8len, slen, llen, alen, plen, stlen;
-  uint8_t* u8 = a.Bytes(2, &u8len);
-  uint32_t* start = a.U32(3, &slen);
-  uint32_t* len = a.U32(4, &llen);
-  uint32_t* addr = a.U32(5, &alen);
-  uint16_t* port = a.U16(6, &plen);
-  int32_t from = a.Int(7);
-  int32_t to = a.Int(8);
-  double* st = a.F64(9, &stlen);
-  if (a.Failed()) return nullptr;
-  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
-      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen) {
-    return RangeError(env, "mmsgSend: bad range or arrays");
-  }
-  const int mode = mode_arg & 0xff;
-  if (mode != kModeNone && mode != kModeUdp4 && mode != kModeUdp6 && mode != kModeRaw4 && mode != kModeRaw6) {
-    return RangeError(env, "mmsgSend: bad address mode");
-  }
-  const bool gso = (mode_arg & kSendGso) != 0 && (mode == kModeUdp4 || mode == kModeUdp6);
+// Sends entries [from, to) on fd (arguments checked by the caller); returns
+// the entries consumed. Stops on EAGAIN/ENOBUFS or a fatal errno (in st).
+uint32_t SendRange(int fd, int mode, bool gso, uint8_t* u8, size_t u8len, const uint32_t* start, const uint32_t* len,
+                   const uint32_t* addr, const uint16_t* port, uint32_t from, uint32_t to, double* st) {
   const bool v6 = mode == kModeUdp6;
   MmsgScratch& sc = Scratch();
-  st[stat::kStopErrno] = 0;
-  st[stat::kTxCalls] += 1;
-  uint32_t i = static_cast<uint32_t>(from);
-  const uint32_t end = static_cast<uint32_t>(to);
+  uint32_t i = from;
+  const uint32_t end = to;
   // Entries before this index go one by one: their GSO message was refused.
   uint32_t no_gso_before = 0;
   double sent = 0, bytes = 0, gso_sent = 0;
@@ -414,6 +319,85 @@ napi_value MmsgSend(napi_env env, napi_callback_info info) {
   st[stat::kTxPackets] += sent;
   st[stat::kTxBytes] += bytes;
   st[stat::kTxGso] += gso_sent;
+  return i - static_cast<uint32_t>(from);
+}
+
+
+napi_value MmsgSend(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  int fd = a.Int(0);
+  int mode_arg = a.Int(1);
+  size_t u8len, slen, llen, alen, plen, stlen;
+  uint8_t* u8 = a.Bytes(2, &u8len);
+  uint32_t* start = a.U32(3, &slen);
+  uint32_t* len = a.U32(4, &llen);
+  uint32_t* addr = a.U32(5, &alen);
+  uint16_t* port = a.U16(6, &plen);
+  int32_t from = a.Int(7);
+  int32_t to = a.Int(8);
+  double* st = a.F64(9, &stlen);
+  if (a.Failed()) return nullptr;
+  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
+      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen) {
+    return RangeError(env, "mmsgSend: bad range or arrays");
+  }
+  const int mode = mode_arg & 0xff;
+  if (mode != kModeNone && mode != kModeUdp4 && mode != kModeUdp6 && mode != kModeRaw4 && mode != kModeRaw6) {
+    return RangeError(env, "mmsgSend: bad address mode");
+  }
+  const bool gso = (mode_arg & kSendGso) != 0 && (mode == kModeUdp4 || mode == kModeUdp6);
+  st[stat::kStopErrno] = 0;
+  st[stat::kTxCalls] += 1;
+  return Count(env, SendRange(fd, mode, gso, u8, u8len, start, len, addr, port, static_cast<uint32_t>(from),
+                              static_cast<uint32_t>(to), st));
+}
+
+// mmsgSendPorts(fds, map, srcPort, mode, u8, start, len, addr, port, from, to, st)
+//   -> entries consumed from `from`.
+// Per-packet UDP source ports: entry i goes out on fds[map[srcPort[i]]], a
+// socket bound to that port (fds[0], the main socket, for srcPort 0). Runs of
+// consecutive entries on one socket go as one SendRange (sendmmsg, with GSO
+// for same-destination runs); the call stops where a run stops, so the
+// consumed entries are still a prefix of the range.
+napi_value MmsgSendPorts(napi_env env, napi_callback_info info) {
+  Args a(env, info, 12);
+  size_t flen, mlen, splen, u8len, slen, llen, alen, plen, stlen;
+  int32_t* fds = a.I32(0, &flen);
+  uint16_t* map = a.U16(1, &mlen);
+  uint16_t* src = a.U16(2, &splen);
+  int mode_arg = a.Int(3);
+  uint8_t* u8 = a.Bytes(4, &u8len);
+  uint32_t* start = a.U32(5, &slen);
+  uint32_t* len = a.U32(6, &llen);
+  uint32_t* addr = a.U32(7, &alen);
+  uint16_t* port = a.U16(8, &plen);
+  int32_t from = a.Int(9);
+  int32_t to = a.Int(10);
+  double* st = a.F64(11, &stlen);
+  if (a.Failed()) return nullptr;
+  const int mode = mode_arg & 0xff;
+  if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
+      static_cast<size_t>(to) > llen || static_cast<size_t>(to) * 4 > alen || static_cast<size_t>(to) > plen ||
+      static_cast<size_t>(to) > splen || mlen != 65536 || flen == 0 || (mode != kModeUdp4 && mode != kModeUdp6)) {
+    return RangeError(env, "mmsgSendPorts: bad range, arrays or mode");
+  }
+  const bool gso = (mode_arg & kSendGso) != 0;
+  st[stat::kStopErrno] = 0;
+  st[stat::kTxCalls] += 1;
+  auto fd_of = [&](uint32_t i) -> int {
+    uint16_t k = map[src[i]];
+    return k < flen ? fds[k] : fds[0];
+  };
+  uint32_t i = static_cast<uint32_t>(from);
+  const uint32_t end = static_cast<uint32_t>(to);
+  while (i < end) {
+    const int fd = fd_of(i);
+    uint32_t j = i + 1;
+    while (j < end && fd_of(j) == fd) j++;
+    uint32_t done = SendRange(fd, mode, gso, u8, u8len, start, len, addr, port, i, j, st);
+    i += done;
+    if (i < j) break;  // stopped (EAGAIN, ENOBUFS, fatal): the rest stays with the caller
+  }
   return Count(env, i - static_cast<uint32_t>(from));
 }
 
@@ -517,18 +501,13 @@ napi_value MmsgRecv(napi_env env, napi_callback_info info) {
   return Count(env, got);
 }
 
-void Export(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
-
 }  // namespace
 
 void InitBatchIo(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "fdReadBatch", FdReadBatch);
   Export(env, exports, "fdWriteBatch", FdWriteBatch);
   Export(env, exports, "mmsgSend", MmsgSend);
+  Export(env, exports, "mmsgSendPorts", MmsgSendPorts);
   Export(env, exports, "mmsgRecv", MmsgRecv);
 }
 

@@ -57,6 +57,9 @@ uint32_t* Args::U32(size_t i, size_t* len) {
 uint16_t* Args::U16(size_t i, size_t* len) {
   return static_cast<uint16_t*>(Typed(i, napi_uint16_array, len));
 }
+int32_t* Args::I32(size_t i, size_t* len) {
+  return static_cast<int32_t*>(Typed(i, napi_int32_array, len));
+}
 double* Args::F64(size_t i, size_t* len) {
   return static_cast<double*>(Typed(i, napi_float64_array, len));
 }
@@ -144,6 +147,66 @@ NetnsScope::~NetnsScope() {
     std::abort();
   }
   close(self_);
+}
+
+// Errors that belong to one packet: drop it, go on with the next.
+bool PerPacketError(int e) {
+  switch (e) {
+    case EMSGSIZE:
+    case EINVAL:
+    case EPERM:
+    case EACCES:
+    case EFAULT:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+    case ECONNREFUSED:
+    case EDESTADDRREQ:
+    case EAFNOSUPPORT:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+napi_value Count(napi_env env, int64_t n) {
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
+napi_value RangeError(napi_env env, const char* msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return nullptr;
+}
+
+// Records a send stop and returns true when the loop must end.
+bool SendFailed(int e, double* st, uint32_t* i) {
+  if (e == EAGAIN || e == EWOULDBLOCK) {
+    st[stat::kTxEagain] += 1;
+    st[stat::kStopErrno] = e;
+    return true;
+  }
+  if (e == ENOBUFS) {
+    st[stat::kTxEnobufs] += 1;
+    st[stat::kStopErrno] = e;
+    return true;
+  }
+  if (PerPacketError(e)) {
+    st[stat::kTxErrors] += 1;
+    st[stat::kLastErrno] = e;
+    (*i)++;
+    return false;
+  }
+  st[stat::kStopErrno] = e;
+  return true;
+}
+
+void Export(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+  napi_set_named_property(env, exports, name, fn);
 }
 
 }  // namespace vtep

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <napi.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace vtep {
@@ -28,7 +32,9 @@ constexpr int kRxCalls = 10;      // batch receive calls
 constexpr int kTxCalls = 11;      // batch send calls
 constexpr int kTxGso = 12;        // datagrams sent inside UDP GSO messages
 constexpr int kTxGsoFallback = 13;  // GSO messages refused and resent one by one
-constexpr int kCount = 14;
+constexpr int kRxLarge = 14;      // frames received into a large slot (TAP offloads, UDP GRO)
+constexpr int kRxGro = 15;        // coalesced UDP GRO buffers received
+constexpr int kCount = 16;
 }  // namespace stat
 
 // Views of the typed arrays of one hot call. Failing conversions set `bad`
@@ -41,6 +47,7 @@ class Args {
   uint8_t* Bytes(size_t i, size_t* len);
   uint32_t* U32(size_t i, size_t* len);
   uint16_t* U16(size_t i, size_t* len);
+  int32_t* I32(size_t i, size_t* len);
   double* F64(size_t i, size_t* len);
   // Throws a TypeError when a conversion failed; returns true if it did.
   bool Failed();
@@ -48,8 +55,8 @@ class Args {
  private:
   void* Typed(size_t i, napi_typedarray_type type, size_t* len);
   napi_env env_;
-  napi_value argv_[12];
-  size_t argc_ = 12;
+  napi_value argv_[24];
+  size_t argc_ = 24;
   bool bad_ = false;
   size_t bad_index_ = 0;
 };
@@ -92,9 +99,43 @@ class NetnsScope {
   const char* what_ = "";
 };
 
+// A socket address of either family.
+union Sockaddr {
+  sockaddr sa;
+  sockaddr_in in4;
+  sockaddr_in6 in6;
+};
+
+// IPv6 address <-> four host-order words (batch.addr).
+inline void WriteIn6(const uint32_t* w, in6_addr* a) {
+  for (int k = 0; k < 4; k++) {
+    uint32_t be = htonl(w[k]);
+    std::memcpy(&a->s6_addr[4 * k], &be, 4);
+  }
+}
+
+inline void ReadIn6(const in6_addr* a, uint32_t* w) {
+  for (int k = 0; k < 4; k++) {
+    uint32_t be;
+    std::memcpy(&be, &a->s6_addr[4 * k], 4);
+    w[k] = ntohl(be);
+  }
+}
+
+// Hot-path helpers shared by the batch calls (batch_io.cc, offload_io.cc).
+// True for errnos that belong to one packet (EMSGSIZE, EINVAL, EHOSTUNREACH, ...).
+bool PerPacketError(int e);
+// Records a send stop (EAGAIN, ENOBUFS, fatal) and returns true when the loop
+// must end; for a per-packet error it counts the drop, advances *i and returns false.
+bool SendFailed(int e, double* st, uint32_t* i);
+napi_value Count(napi_env env, int64_t n);
+napi_value RangeError(napi_env env, const char* msg);
+void Export(napi_env env, napi_value exports, const char* name, napi_callback cb);
+
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitBatchIo(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
+void InitOffloadIo(Napi::Env env, Napi::Object exports);
 
 }  // namespace vtep

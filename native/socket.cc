@@ -23,6 +23,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
@@ -103,8 +106,9 @@ int CommonSockopts(int fd, const Napi::Object& o, const char** failed) {
   return 0;
 }
 
-// udpOpen({ family: 4|6, addr, port, reusePort, reuseAddr, v6Only, gso, sndbuf, rcvbuf, device, netns })
-//   -> { fd, port, gso } where gso tells whether the kernel takes UDP_SEGMENT.
+// udpOpen({ family: 4|6, addr, port, reusePort, reuseAddr, v6Only, gso, gro, sndbuf, rcvbuf, device, netns })
+//   -> { fd, port, gso, gro } where gso tells whether the kernel takes UDP_SEGMENT,
+//   gro whether it took UDP_GRO.
 Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -113,6 +117,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   const char* failed = "";
   int bound_port = 0;
   bool gso = false;
+  bool gro = false;
   int err = InNetns(env, o, &fd, &failed, [&](int* out, const char** what) -> int {
     *out = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (*out < 0) {
@@ -155,6 +160,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
       int zero = 0;
       gso = setsockopt(*out, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
     }
+    if (IntOpt(o, "gro", 0) == 1) {
+      // ENOPROTOOPT before Linux 5.0: the socket then gets single datagrams.
+      int one_gro = 1;
+      gro = setsockopt(*out, SOL_UDP, UDP_GRO, &one_gro, sizeof one_gro) == 0;
+    }
     return 0;
   });
   if (err != 0) throw ErrnoError(env, err, failed);
@@ -162,10 +172,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("port", Napi::Number::New(env, bound_port));
   out.Set("gso", Napi::Boolean::New(env, gso));
+  out.Set("gro", Napi::Boolean::New(env, gro));
   return out;
 }
 
-// packetOpen({ ifname, protocol, promiscuous, qdiscBypass, ignoreOutgoing, sndbuf, rcvbuf, netns })
+// packetOpen({ ifname, protocol, promiscuous, qdiscBypass, ignoreOutgoing, vnetHdr, sndbuf, rcvbuf, netns })
 //   -> { fd, ifindex }
 Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -196,6 +207,10 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
     if (IntOpt(o, "qdiscBypass", 0) == 1 &&
         setsockopt(*out, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0) {
       *what = "setsockopt(PACKET_QDISC_BYPASS)";
+      return errno;
+    }
+    if (IntOpt(o, "vnetHdr", 0) == 1 && setsockopt(*out, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
+      *what = "setsockopt(PACKET_VNET_HDR)";
       return errno;
     }
     int err2 = CommonSockopts(*out, o, what);

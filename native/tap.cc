@@ -18,8 +18,31 @@
 
 #include "common.h"
 
+// Offload bits of TUNSETOFFLOAD; the installed headers may predate USO (6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
 namespace vtep {
 namespace {
+
+// Asks for checksum offload, TSO (v4, v6, ECN) and USO, dropping USO and then
+// everything but the checksum when the kernel refuses (EINVAL: unknown bits).
+// Returns the bits granted, or -errno when even TUN_F_CSUM is refused.
+int ProbeOffloads(int fd) {
+  const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+  const unsigned tries[] = {base | TUN_F_USO4 | TUN_F_USO6, base, TUN_F_CSUM};
+  int err = 0;
+  for (unsigned want : tries) {
+    if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(want)) == 0) return static_cast<int>(want);
+    err = errno;
+    if (err != EINVAL) break;
+  }
+  return -err;
+}
 
 struct TapConfig {
   int mtu = -1;          // -1: leave
@@ -132,8 +155,9 @@ int DeviceNetns(int fd) {
   return ns;
 }
 
-// tapOpen({ name, netns, vnetHdr, vnetHdrSize, multiQueue, queues, exclusive,
-//           mtu, mac, up, txQueueLen, persist }) -> { fds: number[], name }
+// tapOpen({ name, netns, vnetHdr, vnetHdrSize, offloads, multiQueue, queues, exclusive,
+//           mtu, mac, up, txQueueLen, persist }) -> { fds: number[], name, offloads }
+// where offloads holds the TUN_F_* bits granted (0 when not asked for).
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -144,6 +168,8 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   bool mq = IntOpt(o, "multiQueue", 0) == 1;
   int queues = IntOpt(o, "queues", 1);
   bool exclusive = IntOpt(o, "exclusive", 0) == 1;
+  bool offloads = IntOpt(o, "offloads", 0) == 1;
+  int granted = 0;
   TapConfig config = ReadConfig(o);
   if (name.size() >= IFNAMSIZ || queues < 1 || (!mq && queues != 1)) {
     throw Napi::TypeError::New(env, "tapOpen: bad name or queue count");
@@ -192,6 +218,14 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
         break;
       }
     }
+    // Offloads are a property of the device: setting them on one queue is enough.
+    if (err == 0 && offloads) {
+      granted = ProbeOffloads(fds[0]);
+      if (granted < 0) {
+        err = -granted;
+        failed = "ioctl(TUNSETOFFLOAD)";
+      }
+    }
     if (err == 0) err = ApplyConfig(fds[0], config, &failed);
     if (err != 0) close_all();
   }
@@ -202,6 +236,7 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < fds.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i]));
   out.Set("fds", arr);
   out.Set("name", Napi::String::New(env, actual));
+  out.Set("offloads", Napi::Number::New(env, granted));
   return out;
 }
 

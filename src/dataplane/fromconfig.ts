@@ -27,14 +27,16 @@ import type { VswitchConfigInput } from './config-types.js';
  */
 export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: DataplaneOptions = {}): Dataplane {
   const c: VswitchConfig = isVswitchConfig(input) ? input : parseVswitchConfig(input);
-  const dp = new Dataplane({ ...options, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
+  // Large slots take what the underlay sockets receive coalesced (UDP GRO) or as one
+  // tunnel super-packet (a kernel VTEP's TSO crossing a veth arrives so).
+  const dp = new Dataplane({ ...options, pool: { largeSlots: 128, ...options.pool }, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
   try {
     const u = c.underlay;
     const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };
     if (u.peers !== undefined) uo.peers = u.peers;
     at('underlay', () => dp.setUnderlay(uo));
     const needs = socketsNeeded(c);
-    const sock = { address: u.address, reusePort: true, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
+    const sock = { address: u.address, reusePort: true, gro: true, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
     if (needs.vxlan) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.vxlanPort }), true);
     if (needs.mpls) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.mplsPort }), true);
     if (u.gre) {
@@ -116,7 +118,9 @@ function at<T>(path: string, fn: () => T): T {
 
 /** Opens a TAP device of a config, up, non-persistent. */
 function openTap(p: TapConfig): TapDevice {
-  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false };
+  // A virtio-net header, so that super-frames from the underlay go to the guest whole (GSO); no
+  // TUNSETOFFLOAD, so that what the guest sends is segmented and checksummed by its own kernel.
+  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false, vnetHdr: true };
   if (p.netns !== undefined) o.netns = p.netns;
   if (p.mtu !== undefined) o.mtu = p.mtu;
   if (p.mac !== undefined) o.mac = p.mac;

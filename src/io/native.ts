@@ -29,7 +29,9 @@ export const STAT = {
   TX_CALLS: 11,
   TX_GSO: 12,
   TX_GSO_FALLBACK: 13,
-  COUNT: 14,
+  RX_LARGE: 14,
+  RX_GRO: 15,
+  COUNT: 16,
 } as const;
 
 /** Per-packet address handling of mmsgSend/mmsgRecv; mirrors batch_io.cc. */
@@ -65,6 +67,8 @@ export interface TapOpenArgs {
   netns?: string;
   vnetHdr?: boolean;
   vnetHdrSize?: number;
+  /** TUNSETOFFLOAD with the bits the kernel accepts (the answer comes back as `offloads`). */
+  offloads?: boolean;
   multiQueue?: boolean;
   queues?: number;
   exclusive?: boolean;
@@ -111,6 +115,8 @@ export interface UdpOpenArgs extends SocketCommonArgs {
   v6Only?: boolean;
   /** Probe UDP_SEGMENT support (the answer comes back as `gso`). */
   gso?: boolean;
+  /** setsockopt(UDP_GRO) (the answer comes back as `gro`). */
+  gro?: boolean;
 }
 
 export interface PacketOpenArgs extends SocketCommonArgs {
@@ -119,6 +125,7 @@ export interface PacketOpenArgs extends SocketCommonArgs {
   promiscuous?: boolean;
   qdiscBypass?: boolean;
   ignoreOutgoing?: boolean;
+  vnetHdr?: boolean;
 }
 
 export interface RawOpenArgs extends SocketCommonArgs {
@@ -141,11 +148,11 @@ export interface NativeAddon {
   /** Version of the native surface; must equal NATIVE_ABI. */
   abiVersion(): number;
 
-  tapOpen(args: TapOpenArgs): { fds: number[]; name: string };
+  tapOpen(args: TapOpenArgs): { fds: number[]; name: string; offloads: number };
   tapConfigure(fd: number, args: TapConfigArgs): void;
   tapInfo(fd: number): TapInfo;
 
-  udpOpen(args: UdpOpenArgs): { fd: number; port: number; gso: boolean };
+  udpOpen(args: UdpOpenArgs): { fd: number; port: number; gso: boolean; gro: boolean };
   packetOpen(args: PacketOpenArgs): { fd: number; ifindex: number };
   rawOpen(args: RawOpenArgs): { fd: number };
   /** close(2): 0 or the errno. */
@@ -163,13 +170,42 @@ export interface NativeAddon {
   fdWriteBatch(fd: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, from: number, to: number, hdr: number, st: Float64Array): number;
   /** sendmmsg() entries [from, to); returns entries consumed. mode may carry SEND_GSO. */
   mmsgSend(fd: number, mode: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
+  /**
+   * sendmmsg() entries [from, to), entry i on fds[map[srcPort[i]]] (runs of one
+   * socket per sendmmsg); returns entries consumed. mode may carry SEND_GSO.
+   */
+  mmsgSendPorts(fds: Int32Array, map: Uint16Array, srcPort: Uint16Array, mode: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, from: number, to: number, st: Float64Array): number;
   /** recvmmsg() up to n datagrams into entries 0..; reorders slot/start so the first `count` are valid. */
   mmsgRecv(fd: number, mode: AddrMode, u8: Uint8Array, slot: Uint32Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array, n: number, cap: number, st: Float64Array): number;
+
+  /**
+   * read()/readv() up to n frames with a virtio-net header of hdr bytes into
+   * entries 0..; header fields to vflags..csumOffset. Frames longer than cap
+   * spill into spare[0..nspare) large slots (see offload_io.cc); afterwards
+   * spare[] holds what the caller must free.
+   */
+  vnetReadBatch(
+    fd: number, u8: Uint8Array, slot: Uint32Array, start: Uint32Array, len: Uint32Array, n: number, cap: number, hdr: number,
+    vflags: Uint8Array, gsoType: Uint8Array, gsoSize: Uint16Array, hdrLen: Uint16Array, csumStart: Uint16Array, csumOffset: Uint16Array,
+    spare: Uint32Array, nspare: number, slotSize: number, headroom: number, largeCap: number, st: Float64Array,
+  ): number;
+  /** writev() entries [from, to), each behind a virtio-net header built from the fields. */
+  vnetWriteBatch(
+    fd: number, u8: Uint8Array, start: Uint32Array, len: Uint32Array, from: number, to: number, hdr: number,
+    vflags: Uint8Array, gsoType: Uint8Array, gsoSize: Uint16Array, hdrLen: Uint16Array, csumStart: Uint16Array, csumOffset: Uint16Array,
+    st: Float64Array,
+  ): number;
+  /** recvmmsg() on a UDP_GRO socket: gsoSize[i] from the cmsg; spares as vnetReadBatch. */
+  mmsgRecvGro(
+    fd: number, mode: AddrMode, u8: Uint8Array, slot: Uint32Array, start: Uint32Array, len: Uint32Array, addr: Uint32Array, port: Uint16Array,
+    n: number, cap: number, gsoSize: Uint16Array, spare: Uint32Array, nspare: number, slotSize: number, headroom: number, largeCap: number,
+    st: Float64Array,
+  ): number;
 
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
 }
 
-export const NATIVE_ABI = 2;
+export const NATIVE_ABI = 3;
 
 let addon: NativeAddon | undefined;
 

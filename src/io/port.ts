@@ -50,6 +50,10 @@ export interface PortStats {
   txGso: number;
   /** GSO messages the kernel refused, resent one datagram at a time. */
   txGsoFallback: number;
+  /** Frames received into a large slot (TAP offloads, UDP GRO trains). */
+  rxLarge: number;
+  /** Coalesced buffers received from a UDP socket with `gro` (gsoSize > 0). */
+  rxGro: number;
 }
 
 /** Counters all zero: the start of a port's stats. */
@@ -57,6 +61,7 @@ export function zeroStats(): PortStats {
   return {
     rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxTruncated: 0, txEagain: 0, txEnobufs: 0,
     txErrors: 0, lastError: undefined, rxCalls: 0, txCalls: 0, txGso: 0, txGsoFallback: 0,
+    rxLarge: 0, rxGro: 0,
   };
 }
 
@@ -116,6 +121,29 @@ export const LINK_PROBE_MS = 1000;
 const leaked = new FinalizationRegistry<number>((fd) => {
   native().closeFd(fd);
 });
+
+/**
+ * Takes up to `want` spare large slots into batch.spare for a receive call
+ * that may spill into them; 0 when the pool has none.
+ */
+export function takeSpares(batch: Batch, want: number): number {
+  const pool = batch.pool;
+  if (pool.largeSlots === 0) return 0;
+  const cap = batch.spare.length;
+  return pool.allocLargeMany(batch.spare, want < cap ? want : cap);
+}
+
+/** Frees batch.spare[0..n) after a receive call (the native side left there what the batch did not keep). */
+export function freeSpares(batch: Batch, n: number): void {
+  const pool = batch.pool;
+  const spare = batch.spare;
+  for (let i = 0; i < n; i++) pool.free(spare[i]!);
+}
+
+/** Closes `fd` if `owner` is dropped without close(); close() unregisters every fd of the owner. */
+export function trackFd(owner: object, fd: number): void {
+  leaked.register(owner, fd, owner);
+}
 
 /** Gives the slots of entries [from, to) back to the pool (after a short receive). */
 export function releaseTail(batch: Batch, from: number, to: number): void {
@@ -226,6 +254,8 @@ export abstract class FdPort extends EventEmitter implements Port {
       txCalls: s[STAT.TX_CALLS]!,
       txGso: s[STAT.TX_GSO]!,
       txGsoFallback: s[STAT.TX_GSO_FALLBACK]!,
+      rxLarge: s[STAT.RX_LARGE]!,
+      rxGro: s[STAT.RX_GRO]!,
     };
   }
 

@@ -32,6 +32,12 @@ export interface PacketSocketOptions extends SocketOptions {
   qdiscBypass?: boolean;
   /** PACKET_IGNORE_OUTGOING: do not receive what this host sends. Default true. */
   ignoreOutgoing?: boolean;
+  /**
+   * PACKET_VNET_HDR: every frame sent or received starts with a 10-byte
+   * virtio-net header (part of the batch entry), so a send can be a GSO
+   * super-frame the kernel segments. Default false.
+   */
+  vnetHdr?: boolean;
 }
 
 export class PacketSocket extends SocketPort {
@@ -48,7 +54,7 @@ export class PacketSocket extends SocketPort {
     const { ifname } = options;
     if (typeof ifname !== 'string' || !/^[^\s/:]{1,15}$/.test(ifname)) throw invalidArg('ifname', ifname, 'an interface name');
     const protocol = checkInt('protocol', options.protocol ?? ETH_P_ALL, 0, 0xffff);
-    for (const k of ['promiscuous', 'qdiscBypass', 'ignoreOutgoing'] as const) {
+    for (const k of ['promiscuous', 'qdiscBypass', 'ignoreOutgoing', 'vnetHdr'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArg(k, options[k], 'a boolean');
     }
     let opened: { fd: number; ifindex: number };
@@ -60,6 +66,7 @@ export class PacketSocket extends SocketPort {
         promiscuous: options.promiscuous ?? false,
         qdiscBypass: options.qdiscBypass ?? false,
         ignoreOutgoing: options.ignoreOutgoing ?? true,
+        vnetHdr: options.vnetHdr ?? false,
       });
     } catch (err) {
       throw nativeError(`packet ${ifname}`, err);

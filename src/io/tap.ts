@@ -26,16 +26,58 @@
  *
  * With vnetHdr, each frame is preceded by a virtio-net header of vnetHdrSize
  * bytes: on read it lands in the headroom just before `start` (the frame
- * still starts at `start`); on write a zeroed header (no offload) goes first.
+ * still starts at `start`) and its fields go to the batch's offload arrays
+ * (vflags, gsoType, hdrLen, gsoSize, csumStart, csumOffset); on write a header
+ * built from those arrays goes first (all zero: a plain frame).
+ *
+ * With offloads (TUNSETOFFLOAD, implies vnetHdr), the kernel may hand us TCP
+ * super-frames of up to 64 KB (gsoType TCPv4/TCPv6, gsoSize = MSS) and frames
+ * with a partial checksum (vflags NEEDS_CSUM), and takes the same from us.
+ * Super-frames land in the pool's large slots (PacketPool largeSlots): each
+ * readBatch lends the native call up to 64 of them as spares; every read goes
+ * into a spare, a frame that fits a small slot is copied there (cheaper than a
+ * readv over both, measured), a longer one keeps the large slot; the unused
+ * spares go back after the call.
  */
 import { constants as osConstants } from 'node:os';
 import { VtepError, checkInt, invalidArg } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import { isGroupMac, parseMac } from '../util/addr.js';
 import { native, STAT, type NativeAddon, type TapInfo, type TapConfigArgs } from './native.js';
-import { FdPort, FATAL_ERRNOS, checkRange, errnoInfo, nativeError, netnsPath, releaseTail } from './port.js';
+import { FdPort, FATAL_ERRNOS, checkRange, errnoInfo, freeSpares, nativeError, netnsPath, releaseTail, takeSpares } from './port.js';
 
 const EIO = osConstants.errno.EIO;
+
+/** TUNSETOFFLOAD bits (linux/if_tun.h; USO from 6.2). */
+export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;
+
+/** virtio-net header values of Batch.vflags and Batch.gsoType (linux/virtio_net.h). */
+export const VnetFlag = { NEEDS_CSUM: 1, DATA_VALID: 2 } as const;
+export const VnetGso = { NONE: 0, TCPV4: 1, UDP: 3, TCPV6: 4, UDP_L4: 5, ECN: 0x80 } as const;
+
+/** Offloads the kernel granted a TAP opened with `offloads: true` (all false otherwise). */
+export interface TapOffloads {
+  /** Frames may carry a partial checksum (NEEDS_CSUM), both ways. */
+  csum: boolean;
+  /** TCP super-frames (TSO) over IPv4 / IPv6, and with the ECN (CWR) bit. */
+  tso4: boolean;
+  tso6: boolean;
+  tsoEcn: boolean;
+  /** UDP super-frames (USO, gso_type UDP_L4), Linux 6.2 and later. */
+  uso4: boolean;
+  uso6: boolean;
+}
+
+function offloadsOf(bits: number): TapOffloads {
+  return Object.freeze({
+    csum: (bits & TUN_F.CSUM) !== 0,
+    tso4: (bits & TUN_F.TSO4) !== 0,
+    tso6: (bits & TUN_F.TSO6) !== 0,
+    tsoEcn: (bits & TUN_F.TSO_ECN) !== 0,
+    uso4: (bits & TUN_F.USO4) !== 0,
+    uso6: (bits & TUN_F.USO6) !== 0,
+  });
+}
 
 export interface TapOptions {
   /** Interface name, at most 15 bytes; "%d" lets the kernel number it. Default "vtep%d". */
@@ -46,6 +88,12 @@ export interface TapOptions {
   vnetHdr?: boolean;
   /** Size of that header: 10 (virtio_net_hdr) or 12 (with num_buffers). Default 12. */
   vnetHdrSize?: 10 | 12;
+  /**
+   * TUNSETOFFLOAD: checksum offload, TSO4/6 with ECN, and USO4/6 where the
+   * kernel has it (probed; see `offloads`). Implies vnetHdr. Super-frames need a
+   * pool with large slots. Default false.
+   */
+  offloads?: boolean;
   /** IFF_MULTI_QUEUE: open `queues` fds on one device. Default false. */
   multiQueue?: boolean;
   /** Number of queues to open (1..256); more than 1 needs multiQueue. Default 1. */
@@ -107,13 +155,19 @@ export class TapQueue extends FdPort {
   readonly queue: number;
   /** Bytes of virtio-net header before each frame (0 without vnetHdr). */
   readonly vnetHdrSize: number;
+  /** What TUNSETOFFLOAD granted (all false without `offloads`). */
+  readonly offloads: TapOffloads;
+  /** Whether the kernel may send super-frames (TSO or USO granted): reads take spare large slots. */
+  readonly superFrames: boolean;
   protected readonly n: NativeAddon;
 
   /** @internal Use TapDevice.open. */
-  constructor(fd: number, name: string, queue: number, vnetHdrSize: number) {
+  constructor(fd: number, name: string, queue: number, vnetHdrSize: number, offloadBits = 0) {
     super(fd, name);
     this.queue = queue;
     this.vnetHdrSize = vnetHdrSize;
+    this.offloads = offloadsOf(offloadBits);
+    this.superFrames = (offloadBits & (TUN_F.TSO4 | TUN_F.TSO6 | TUN_F.USO4 | TUN_F.USO6)) !== 0;
     this.n = native();
   }
 
@@ -125,6 +179,11 @@ export class TapQueue extends FdPort {
    * and counted (stats.rxTruncated), as are longer ones. With the default
    * pool that allows 1917-byte frames. For a multi-queue device, read every
    * queue (tap.queues[i]); the kernel spreads flows over them.
+   *
+   * With vnetHdr the header's fields go to the batch's offload arrays. With
+   * offloads and a pool that has large slots, a frame longer than the small
+   * room lands in a large slot (up to pool.largeRoom), and a batch holds at
+   * most 64 of them (the call stops when its spares run out).
    */
   readBatch(batch: Batch): number {
     if (!this.usable()) return 0;
@@ -132,20 +191,44 @@ export class TapQueue extends FdPort {
     if (n === 0) return 0;
     const pool = batch.pool;
     const st = this.st;
-    const got = this.n.fdReadBatch(this._fd, pool.u8, batch.start, batch.len, n, pool.dataRoom, this.vnetHdrSize, st);
+    let got: number;
+    if (this.vnetHdrSize === 0) {
+      got = this.n.fdReadBatch(this._fd, pool.u8, batch.start, batch.len, n, pool.dataRoom, 0, st);
+    } else {
+      const spares = this.superFrames ? takeSpares(batch, n) : 0;
+      got = this.n.vnetReadBatch(
+        this._fd, pool.u8, batch.slot, batch.start, batch.len, n, pool.dataRoom, this.vnetHdrSize,
+        batch.vflags, batch.gsoType, batch.gsoSize, batch.hdrLen, batch.csumStart, batch.csumOffset,
+        batch.spare, spares, pool.slotSize, pool.headroom, pool.largeRoom, st,
+      );
+      if (spares > 0) freeSpares(batch, spares);
+    }
     batch.count = got;
     if (got < n) releaseTail(batch, got, n);
     if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('read');
     return got;
   }
 
-  /** Writes entries [from, to); returns how many were consumed (see Port). */
+  /**
+   * Writes entries [from, to); returns how many were consumed (see Port). With
+   * vnetHdr each frame goes behind a header built from the batch's offload
+   * arrays: a super-frame (gsoType, gsoSize) or a partial checksum
+   * (vflags NEEDS_CSUM, csumStart, csumOffset) is finished by the kernel. A
+   * header the kernel refuses drops that frame (txErrors, EINVAL).
+   */
   writeBatch(batch: Batch, from = 0, to = batch.count): number {
     if (!this.usable()) return 0;
     checkRange(batch, from, to);
     if (from === to) return 0;
     const st = this.st;
-    const done = this.n.fdWriteBatch(this._fd, batch.pool.u8, batch.start, batch.len, from, to, this.vnetHdrSize, st);
+    const u8 = batch.pool.u8;
+    const done =
+      this.vnetHdrSize === 0
+        ? this.n.fdWriteBatch(this._fd, u8, batch.start, batch.len, from, to, 0, st)
+        : this.n.vnetWriteBatch(
+            this._fd, u8, batch.start, batch.len, from, to, this.vnetHdrSize,
+            batch.vflags, batch.gsoType, batch.gsoSize, batch.hdrLen, batch.csumStart, batch.csumOffset, st,
+          );
     const stop = st[STAT.STOP_ERRNO]!;
     if (stop === EIO) this.#linkDown();
     else {
@@ -195,10 +278,10 @@ export class TapDevice extends TapQueue {
   /** All queues, queues[0] === this. */
   readonly queues: readonly TapQueue[];
 
-  private constructor(fds: number[], name: string, vnetHdrSize: number) {
-    super(fds[0]!, name, 0, vnetHdrSize);
+  private constructor(fds: number[], name: string, vnetHdrSize: number, offloadBits: number) {
+    super(fds[0]!, name, 0, vnetHdrSize, offloadBits);
     const queues: TapQueue[] = [this];
-    for (let q = 1; q < fds.length; q++) queues.push(new TapQueue(fds[q]!, name, q, vnetHdrSize));
+    for (let q = 1; q < fds.length; q++) queues.push(new TapQueue(fds[q]!, name, q, vnetHdrSize, offloadBits));
     this.queues = queues;
   }
 
@@ -207,7 +290,9 @@ export class TapDevice extends TapQueue {
     if (options === null || typeof options !== 'object') throw invalidArg('options', options, 'an object');
     const name = checkName(options.name ?? 'vtep%d');
     const netns = netnsPath(options.netns);
-    const vnetHdr = checkBool('vnetHdr', options.vnetHdr) ?? false;
+    const offloads = checkBool('offloads', options.offloads) ?? false;
+    const vnetHdr = (checkBool('vnetHdr', options.vnetHdr) ?? false) || offloads;
+    if (offloads && options.vnetHdr === false) throw invalidArg('vnetHdr', false, 'true or unset with offloads: true');
     const vnetHdrSize = vnetHdr ? (options.vnetHdrSize ?? 12) : 0;
     if (vnetHdr && vnetHdrSize !== 10 && vnetHdrSize !== 12) throw invalidArg('vnetHdrSize', options.vnetHdrSize, '10 or 12');
     const multiQueue = checkBool('multiQueue', options.multiQueue) ?? false;
@@ -215,13 +300,13 @@ export class TapDevice extends TapQueue {
     if (queues > 1 && !multiQueue) throw invalidArg('queues', queues, '1 unless multiQueue is true');
     const exclusive = checkBool('exclusive', options.exclusive) ?? false;
     const config = configArgs(options);
-    let opened: { fds: number[]; name: string };
+    let opened: { fds: number[]; name: string; offloads: number };
     try {
-      opened = native().tapOpen({ name, ...(netns === undefined ? {} : { netns }), vnetHdr, vnetHdrSize, multiQueue, queues, exclusive, ...config });
+      opened = native().tapOpen({ name, ...(netns === undefined ? {} : { netns }), vnetHdr, vnetHdrSize, offloads, multiQueue, queues, exclusive, ...config });
     } catch (err) {
       throw nativeError(`tap ${name}`, err);
     }
-    return new TapDevice(opened.fds, opened.name, vnetHdrSize);
+    return new TapDevice(opened.fds, opened.name, vnetHdrSize, opened.offloads);
   }
 
   /** Name, ifindex, MTU, MAC, up/running as the kernel has them now. */

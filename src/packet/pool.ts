@@ -14,6 +14,17 @@
  *
  * Slots are reference counted so that one frame can be queued to several
  * transmit entries (head-end replication over UDP sockets) without a copy.
+ *
+ * Large slots hold what a 2 KB slot cannot: a guest's 64 KB TSO super-frame
+ * read from a TAP with offloads, or a UDP GRO datagram train. They follow the
+ * small slots in the same ArrayBuffer, each a run of `largeSlotSize /
+ * slotSize` small-slot units, and a large slot's number is that of its first
+ * unit. So `slot * slotSize` is the base of every slot, large or small, and
+ * `slot * slotSize + headroom` its data start: code that only knows small
+ * slots stays correct. They have a free stack of their own (allocLarge), and
+ * are never handed out by alloc(); `largeSlots` defaults to 0.
+ *
+ *   | small 0 | small 1 | ... | small n-1 | large n ............ | large n+u ...
  */
 import { VtepError, checkInt } from '../errors.js';
 
@@ -24,9 +35,18 @@ export interface PoolOptions {
   slotSize?: number;
   /** Bytes before the first byte of a received frame; at least 128. Default 130. */
   headroom?: number;
+  /** Number of large slots (super-frames, GRO trains). Default 0. */
+  largeSlots?: number;
+  /**
+   * Bytes per large slot, headroom included; a multiple of slotSize. Default: the
+   * least multiple that holds a 64 KiB frame plus an 802.1Q Ethernet header.
+   */
+  largeSlotSize?: number;
 }
 
-export const POOL_DEFAULTS = { slots: 4096, slotSize: 2048, headroom: 130 } as const;
+export const POOL_DEFAULTS = { slots: 4096, slotSize: 2048, headroom: 130, largeSlots: 0 } as const;
+/** What the default large slot holds after headroom: an IP packet of 64 KiB behind Ethernet and a VLAN tag. */
+export const LARGE_FRAME = 65536 + 18;
 /** The least headroom a pool may have: the longest outer header set plus margin. */
 export const MIN_HEADROOM = 128;
 
@@ -42,38 +62,95 @@ export class PacketPool {
   readonly headroom: number;
   /** Bytes a received frame may occupy: slotSize - headroom. */
   readonly dataRoom: number;
+  /** Number of large slots, their size and room (largeSlotSize - headroom). */
+  readonly largeSlots: number;
+  readonly largeSlotSize: number;
+  readonly largeRoom: number;
+  /** Absolute offset of the first large slot (slots * slotSize). */
+  readonly largeBase: number;
 
   private readonly stack: Uint32Array;
   private readonly refs: Uint16Array;
   private top: number;
+  private readonly lstack: Uint32Array;
+  private ltop: number;
 
   constructor(options: PoolOptions = {}) {
     const slots = checkInt('slots', options.slots ?? POOL_DEFAULTS.slots, 1, 1 << 22);
     const slotSize = checkInt('slotSize', options.slotSize ?? POOL_DEFAULTS.slotSize, 256, 1 << 20);
     const headroom = checkInt('headroom', options.headroom ?? POOL_DEFAULTS.headroom, MIN_HEADROOM, slotSize - 64);
     if (slotSize % 64 !== 0) throw new VtepError('ERR_INVALID_ARG', `slotSize: ${slotSize} is not a multiple of 64`);
-    if (slots * slotSize > 2 ** 31) {
-      throw new VtepError('ERR_INVALID_ARG', `slots: ${slots} x slotSize ${slotSize} exceeds 2 GiB`);
+    const largeSlots = checkInt('largeSlots', options.largeSlots ?? POOL_DEFAULTS.largeSlots, 0, 1 << 16);
+    const largeDefault = Math.ceil((LARGE_FRAME + headroom) / slotSize) * slotSize;
+    const largeSlotSize = checkInt('largeSlotSize', options.largeSlotSize ?? largeDefault, slotSize, 1 << 24);
+    if (largeSlotSize % slotSize !== 0) {
+      throw new VtepError('ERR_INVALID_ARG', `largeSlotSize: ${largeSlotSize} is not a multiple of slotSize ${slotSize}`);
+    }
+    const units = largeSlotSize / slotSize;
+    const total = slots * slotSize + largeSlots * largeSlotSize;
+    if (total > 2 ** 31) {
+      throw new VtepError('ERR_INVALID_ARG', `slots: ${slots} x slotSize ${slotSize} + ${largeSlots} large slots exceed 2 GiB`);
     }
     this.slots = slots;
     this.slotSize = slotSize;
     this.headroom = headroom;
     this.dataRoom = slotSize - headroom;
-    this.buffer = new ArrayBuffer(slots * slotSize);
+    this.largeSlots = largeSlots;
+    this.largeSlotSize = largeSlotSize;
+    this.largeRoom = largeSlotSize - headroom;
+    this.largeBase = slots * slotSize;
+    this.buffer = new ArrayBuffer(total);
     this.u8 = new Uint8Array(this.buffer);
     this.u16 = new Uint16Array(this.buffer);
     this.u32 = new Uint32Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.stack = new Uint32Array(slots);
-    this.refs = new Uint16Array(slots);
+    this.refs = new Uint16Array(slots + largeSlots * units);
     // Lowest slot numbers on top: fresh pools hand out memory in address order.
     for (let i = 0; i < slots; i++) this.stack[i] = slots - 1 - i;
     this.top = slots;
+    this.lstack = new Uint32Array(largeSlots);
+    for (let i = 0; i < largeSlots; i++) this.lstack[i] = slots + (largeSlots - 1 - i) * units;
+    this.ltop = largeSlots;
   }
 
-  /** Free slots. */
+  /** Free (small) slots. */
   get available(): number {
     return this.top;
+  }
+
+  /** Free large slots. */
+  get largeAvailable(): number {
+    return this.ltop;
+  }
+
+  /** Whether `slot` is a large slot. */
+  isLarge(slot: number): boolean {
+    return slot >= this.slots;
+  }
+
+  /** Bytes a frame may occupy in `slot` after the headroom. */
+  roomOf(slot: number): number {
+    return slot < this.slots ? this.dataRoom : this.largeRoom;
+  }
+
+  /** Takes one large slot (reference count 1), or returns -1 when none is free. */
+  allocLarge(): number {
+    if (this.ltop === 0) return -1;
+    const slot = this.lstack[--this.ltop]!;
+    this.refs[slot] = 1;
+    return slot;
+  }
+
+  /** Takes up to n large slots into out[0..]; returns how many it took. */
+  allocLargeMany(out: Uint32Array, n: number): number {
+    const take = n < this.ltop ? n : this.ltop;
+    for (let i = 0; i < take; i++) {
+      const slot = this.lstack[--this.ltop]!;
+      this.refs[slot] = 1;
+      out[i] = slot;
+    }
+    return take;
   }
 
   /** Takes one slot (reference count 1), or returns -1 when none is free. */
@@ -109,7 +186,10 @@ export class PacketPool {
   free(slot: number): void {
     const r = this.refs[slot];
     if (r === undefined || r === 0) throw new VtepError('ERR_INVALID_ARG', `slot: ${slot} is not in use`);
-    if (r === 1) this.stack[this.top++] = slot;
+    if (r === 1) {
+      if (slot < this.slots) this.stack[this.top++] = slot;
+      else this.lstack[this.ltop++] = slot;
+    }
     this.refs[slot] = r - 1;
   }
 
@@ -135,16 +215,20 @@ export class PacketPool {
 
   /** The slot that holds absolute offset `offset`. */
   slotOf(offset: number): number {
-    return (offset / this.slotSize) | 0;
+    if (offset < this.largeBase) return (offset / this.slotSize) | 0;
+    const units = this.largeSlotSize / this.slotSize;
+    return this.slots + ((((offset - this.largeBase) / this.largeSlotSize) | 0) * units);
   }
 
   /** Bytes from `offset` to the end of its slot. */
   roomAfter(offset: number): number {
-    return this.slotSize - (offset % this.slotSize);
+    if (offset < this.largeBase) return this.slotSize - (offset % this.slotSize);
+    return this.largeSlotSize - ((offset - this.largeBase) % this.largeSlotSize);
   }
 
   /** Bytes from the start of its slot to `offset`: what can still be prepended. */
   roomBefore(offset: number): number {
-    return offset % this.slotSize;
+    if (offset < this.largeBase) return offset % this.slotSize;
+    return (offset - this.largeBase) % this.largeSlotSize;
   }
 }

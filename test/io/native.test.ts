@@ -22,6 +22,26 @@ test('batch calls reject ranges beyond their arrays and wrong array types', () =
   assert.throws(() => n.fdWriteBatch(-1, u8, new Uint32Array(2), new Uint32Array(2), 0, 1, 0, new Float64Array(2)), RangeError);
 });
 
+test('offload batch calls reject bad header sizes, short arrays and spares that do not fit', () => {
+  const n = native();
+  const st = new Float64Array(STAT.COUNT);
+  const u8 = new Uint8Array(4096);
+  const m = (k: number) => [new Uint8Array(k), new Uint8Array(k), new Uint16Array(k), new Uint16Array(k), new Uint16Array(k), new Uint16Array(k)] as const;
+  const u32 = (k: number) => new Uint32Array(k);
+  // Header size 11, then offload arrays shorter than n, then a large room not above the small one.
+  assert.throws(() => n.vnetReadBatch(-1, u8, u32(2), u32(2), u32(2), 2, 100, 11, ...m(2), u32(1), 0, 2048, 130, 4000, st), RangeError);
+  assert.throws(() => n.vnetReadBatch(-1, u8, u32(2), u32(2), u32(2), 2, 100, 12, ...m(1), u32(1), 0, 2048, 130, 4000, st), RangeError);
+  assert.throws(() => n.vnetReadBatch(-1, u8, u32(2), u32(2), u32(2), 2, 100, 12, ...m(2), u32(1), 1, 2048, 130, 100, st), RangeError);
+  assert.throws(() => n.vnetReadBatch(-1, u8, u32(2), u32(2), u32(2), 2, 100, 12, ...m(2), u32(1), 2, 2048, 130, 4000, st), RangeError);
+  assert.throws(() => n.vnetWriteBatch(-1, u8, u32(2), u32(2), 0, 2, 12, ...m(1), st), RangeError);
+  assert.throws(() => n.mmsgRecvGro(-1, 5 as 4, u8, u32(2), u32(2), u32(2), u32(8), new Uint16Array(2), 2, 100, new Uint16Array(2), u32(1), 0, 2048, 130, 4000, st), RangeError);
+  assert.throws(() => n.mmsgSendPorts(Int32Array.of(-1), new Uint16Array(100), new Uint16Array(2), 4, u8, u32(2), u32(2), u32(8), new Uint16Array(2), 0, 2, st), RangeError);
+  // A spare whose large slot lies past the buffer: nothing is read, EFAULT stops the call.
+  const got = n.vnetReadBatch(-1, u8, u32(2), Uint32Array.of(130, 300), u32(2), 2, 100, 12, ...m(2), Uint32Array.of(9), 1, 2048, 130, 4000, st);
+  assert.is(got, 0);
+  assert.is(n.errnoName(st[STAT.STOP_ERRNO]!).name, 'EFAULT');
+});
+
 test('an entry outside the pool is dropped as EFAULT, never read', () => {
   const n = native();
   const st = new Float64Array(STAT.COUNT);

@@ -33,6 +33,11 @@ export class InnerCsumStage extends Stage {
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
+      if (b.gsoType[i] !== 0) {
+        // A super-frame: its checksum stays partial, for the kernel that segments it (NEEDS_CSUM).
+        this.to((flags[i]! & PktFlag.ROUTED) === 0 ? L2_LEARN : IP_ROUTE, i);
+        continue;
+      }
       if ((flags[i]! & PktFlag.ROUTED) === 0) {
         if (completePartial(u8, s, b.len[i]!, words) === CsumStatus.COMPLETED) this.completed++;
         this.to(L2_LEARN, i);

@@ -95,7 +95,7 @@ export class IpRewriteStage extends Stage {
       writeMac(u8, fs + Eth.DST, v.neigh.mac[ne]!);
       writeMac(u8, fs + Eth.SRC, oe.routerMac);
       put16(u8, fs + Eth.TYPE, ver === 4 ? EtherType.IPV4 : EtherType.IPV6);
-      if (rt.tx.enqueue(out, b.slot[i]!, fs, end - fs)) this.sent(TX, i);
+      if (rt.tx.enqueue(out, b.slot[i]!, fs, end - fs, i)) this.sent(TX, i);
     }
   }
 

@@ -37,7 +37,7 @@ export class L2FloodStage extends Stage {
       const ports = br.ports;
       for (let p = 0; p < ports.length; p++) {
         const port = ports[p]!;
-        if ((port !== ingress || fromRemote) && tx.enqueue(port, slot, s, len)) copies++;
+        if ((port !== ingress || fromRemote) && tx.enqueue(port, slot, s, len, i)) copies++;
       }
       const list = fromRemote ? EMPTY : rt.fdb.flood(br.index);
       const nr = list.length;

@@ -63,7 +63,7 @@ export class L2FwdStage extends Stage {
         }
       } else if (v === ingress && remote[i]! < 0) this.drop(i, Reason.loop);
       else {
-        if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!)) this.sent(TX, i);
+        if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!, i)) this.sent(TX, i);
       }
     }
   }

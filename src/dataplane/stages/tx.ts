@@ -13,7 +13,7 @@ import { MAX_PORTS, type Runtime } from '../runtime.js';
 export class TxStage extends Stage {
   readonly name = 'tx';
   readonly nextNames = [] as const;
-  readonly reasons = [Reason['no-port'], Reason['tx-error'], Reason['link-down']];
+  readonly reasons = [Reason['no-port'], Reason['tx-error'], Reason['link-down'], Reason['too-big']];
   /** Ports whose queue holds entries. */
   private readonly dirty: number[] = [];
   private readonly isDirty = new Uint8Array(MAX_PORTS);
@@ -25,13 +25,36 @@ export class TxStage extends Stage {
   /** Packets are queued by the other stages; nothing enters tx through a vector. */
   run(): void {}
 
-  /** Queues a frame on a port; false (and counted no-port) when the port is gone. */
-  enqueue(port: number, slot: number, start: number, len: number): boolean {
-    const e = this.rt.ports[port];
+  /**
+   * Queues a frame on a port; false (and counted) when the port is gone. With
+   * `from`, the batch entry it is: its offload fields (a GSO super-frame, a
+   * partial checksum) go with it, to a port that takes a virtio-net header;
+   * any other port cannot take a super-frame (too-big).
+   */
+  enqueue(port: number, slot: number, start: number, len: number, from = -1): boolean {
+    const rt = this.rt;
+    const e = rt.ports[port];
     if (e === undefined) {
       this.dropCounts[Reason['no-port']]!++;
-      this.rt.dropOther(this.rt.ingress.id, Reason['no-port']);
+      rt.dropOther(rt.ingress.id, Reason['no-port']);
       return false;
+    }
+    const b = rt.batch;
+    if (from >= 0 && (b.gsoType[from]! | b.vflags[from]!) !== 0) {
+      if (b.gsoType[from] !== 0 && !((e.port as { vnetHdrSize?: number }).vnetHdrSize! > 0)) {
+        this.dropCounts[Reason['too-big']]!++;
+        rt.dropOther(port, Reason['too-big']);
+        return false;
+      }
+      const q = e.tx;
+      const k = this.push(port, slot, start, len);
+      q.vflags[k] = b.vflags[from]!;
+      q.gsoType[k] = b.gsoType[from]!;
+      q.gsoSize[k] = b.gsoSize[from]!;
+      q.hdrLen[k] = b.hdrLen[from]!;
+      q.csumStart[k] = b.csumStart[from]!;
+      q.csumOffset[k] = b.csumOffset[from]!;
+      return true;
     }
     this.push(port, slot, start, len);
     return true;
@@ -76,6 +99,8 @@ export class TxStage extends Stage {
     q.slot[i] = slot;
     q.start[i] = start;
     q.len[i] = len;
+    q.vflags[i] = 0; // plain unless enqueue() copies a batch entry's offload fields
+    q.gsoType[i] = 0;
     this.packets++;
     return i;
   }

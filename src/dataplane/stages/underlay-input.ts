@@ -6,7 +6,13 @@
  * came from) or its IP packet to its VRF (ip-route).
  */
 import { Reason } from '../../packet/reasons.js';
-import { Eth, EtherType } from '../../wire/ethernet.js';
+import { Eth, EtherType, walkL2, newL2Info } from '../../wire/ethernet.js';
+import { u16 } from '../../wire/bytes.js';
+import { Ipv4 } from '../../wire/ipv4.js';
+import { Ipv6 } from '../../wire/ipv6.js';
+import { IpProto } from '../../wire/ip.js';
+import { Tcp } from '../../wire/tcp.js';
+import { VnetFlag, VnetGso } from '../../wire/virtio.js';
 import { Inner } from '../../tunnel/decap.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { formatIp } from '../../util/addr.js';
@@ -25,6 +31,7 @@ export class UnderlayInputStage extends Stage {
   /** What the last decapsulated packet was, for info(). */
   private lastProto = 0;
   private lastId = 0;
+  private readonly l2 = newL2Info();
 
   run(vec: Uint16Array, n: number): void {
     const rt = this.rt;
@@ -64,6 +71,11 @@ export class UnderlayInputStage extends Stage {
       b.len[i] = il;
       rt.remote[i] = remote;
       rt.flags[i] = 0;
+      // A buffer the socket received as a GSO packet (gsoSize: the inner MSS) must hold one TCP super-frame.
+      if (b.gsoSize[i] !== 0 && !this.superFrame(i, is, il, target >= VRF_TARGET && d.inner !== Inner.ETHERNET)) {
+        this.drop(i, Reason.unsupported);
+        continue;
+      }
       if (target < VRF_TARGET) {
         if (d.inner !== Inner.ETHERNET || il < Eth.HEADER_LEN) {
           this.drop(i, d.inner !== Inner.ETHERNET ? Reason.unsupported : Reason.truncated);
@@ -90,6 +102,45 @@ export class UnderlayInputStage extends Stage {
       rt.flags[i] = PktFlag.ROUTED;
       this.to(INNER_CSUM, i);
     }
+  }
+
+  /**
+   * A kernel VTEP's TCP super-frame (its TSO output crossing a veth reaches a
+   * UDP socket whole, as one tunnel packet; the inner headers give the whole
+   * length and the TCP checksum holds the pseudo-header sum). Marks it for a
+   * virtio-net GSO write (TCPV4/TCPV6, NEEDS_CSUM, gsoSize = the MSS) and
+   * returns true; false for anything else (a UDP GRO train is not split here).
+   */
+  private superFrame(i: number, s: number, len: number, ip: boolean): boolean {
+    const u8 = this.rt.u8;
+    const b = this.rt.batch;
+    const end = s + len;
+    let l3 = s;
+    if (!ip) {
+      if (!walkL2(u8, s, end, this.l2)) return false;
+      l3 = this.l2.l3;
+    }
+    if (end - l3 < Ipv6.HEADER_LEN) return false;
+    let l4: number;
+    let type: number;
+    const ver = u8[l3]! >>> 4;
+    if (ver === 4) {
+      const hl = (u8[l3]! & 0x0f) << 2;
+      if (u8[l3 + Ipv4.PROTO] !== IpProto.TCP || l3 + u16(u8, l3 + Ipv4.TOTAL_LEN) !== end) return false;
+      l4 = l3 + hl;
+      type = VnetGso.TCPV4;
+    } else if (ver === 6) {
+      if (u8[l3 + Ipv6.NEXT_HEADER] !== IpProto.TCP || l3 + Ipv6.HEADER_LEN + u16(u8, l3 + Ipv6.PAYLOAD_LEN) !== end) return false;
+      l4 = l3 + Ipv6.HEADER_LEN;
+      type = VnetGso.TCPV6;
+    } else return false;
+    if (end - l4 < Tcp.HEADER_LEN) return false;
+    b.gsoType[i] = type;
+    b.vflags[i] = VnetFlag.NEEDS_CSUM;
+    b.csumStart[i] = l4 - s;
+    b.csumOffset[i] = Tcp.CHECKSUM;
+    b.hdrLen[i] = l4 - s + ((u8[l4 + Tcp.DATA_OFF]! >>> 4) << 2);
+    return true;
   }
 
   override info(i: number): string {
