@@ -7,6 +7,7 @@ import { encapCommand, ENCAP_HELP } from './encap.js';
 import { decapCommand, DECAP_HELP } from './decap.js';
 import { runCommand, RUN_HELP } from './run.js';
 import { demoCommand, DEMO_HELP } from './demo.js';
+import { ctlCommand, CTL_HELP } from './ctl.js';
 
 const HELP = `Usage: vtep <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
   encap   encapsulate the frames of a capture (VXLAN, GRE, MPLS-over-UDP/GRE)
   decap   decapsulate a capture under a config, with a verdict per packet
   run     run a vSwitch from a config file (TAP devices, VXLAN/GRE/MPLS underlay)
+  ctl     inspect and change a running 'vtep run' (show, fdb, route, port, capture, ...)
   demo    two dataplanes and simulated hosts pinging across tunnels (no root needed)
   bench   run the benchmark suites (encap, lpm, fdb, io, e2e)
 
@@ -24,6 +26,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   decap: { run: decapCommand, help: DECAP_HELP },
   run: { run: runCommand, help: RUN_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
+  ctl: { run: ctlCommand, help: CTL_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {
