@@ -7,6 +7,7 @@
  */
 import type { DataplaneApi, VrfPortOptions } from '../dataplane/api.js';
 import type { Port } from '../io/port.js';
+import { VtepError } from '../errors.js';
 
 /** The counters of `stats()`; `nodes` (per-stage counters) once the dataplane has stages. */
 export interface StatsLike {
@@ -37,4 +38,25 @@ export const FACADE_METHODS = [
 
 export function missingFacade(x: object): string[] {
   return FACADE_METHODS.filter((m) => typeof (x as Record<string, unknown>)[m] !== 'function');
+}
+
+/**
+ * The dataplane as an OpsTarget: methods it lacks (a build without the full
+ * facade) throw ERR_UNSUPPORTED naming the method, so ctl answers with a
+ * clear error instead of a TypeError.
+ */
+export function asTarget(dp: object): OpsTarget {
+  const missing = new Set(missingFacade(dp));
+  if (missing.size === 0) return dp as OpsTarget;
+  return new Proxy(dp, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && missing.has(prop)) {
+        return () => {
+          throw new VtepError('ERR_UNSUPPORTED', `${prop}: this dataplane does not have it yet (the facade of src/dataplane/api.ts)`);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as OpsTarget;
 }
