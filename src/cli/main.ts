@@ -17,7 +17,7 @@ Commands:
   run     run a vSwitch from a config file (TAP devices, VXLAN/GRE/MPLS underlay)
   ctl     inspect and change a running 'vtep run' (show, fdb, route, port, capture, ...)
   demo    two dataplanes and simulated hosts pinging across tunnels (no root needed)
-  bench   run the benchmark suites (encap, lpm, fdb, io, e2e)
+  bench   run the benchmark suites (encap, pipeline, pcap, lpm, fdb, io, e2e, metrics)
 
 'vtep <command> --help' tells more. 'vtep --version' prints the version.`;
 
@@ -41,6 +41,11 @@ export async function main(argv: string[]): Promise<number> {
     return Exit.OK;
   }
   if (cmd === 'help') {
+    if (rest[0] === 'bench') {
+      const { BENCH_HELP } = await import('../../bench/index.js');
+      console.log(BENCH_HELP);
+      return Exit.OK;
+    }
     const c = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
     console.log(c?.help ?? HELP);
     return Exit.OK;

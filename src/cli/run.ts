@@ -64,12 +64,16 @@ export function loadConfig(cmd: string, path: string): VswitchConfig {
   }
 }
 
+/** A namespace that is not there, said with its name and field (the native open would only say ENOENT). */
+function netnsExists(ns: string, field: string): void {
+  const p = netnsPath(ns, field)!;
+  if (!existsSync(p)) throw new VtepError('ERR_NOT_FOUND', `${field}: ${JSON.stringify(ns)} is not a network namespace (no ${p})`);
+}
+
 /** Every namespace the config names must exist: the error names the field (exit 1). */
 export function checkNamespaces(c: VswitchConfig): void {
   const check = (field: string, ns: string | undefined): void => {
-    if (ns === undefined) return;
-    const p = netnsPath(ns, field)!;
-    if (!existsSync(p)) throw new VtepError('ERR_NOT_FOUND', `${field}: ${JSON.stringify(ns)} is not a network namespace (no ${p})`);
+    if (ns !== undefined) netnsExists(ns, field);
   };
   check('underlay.netns', c.underlay.netns);
   c.bridges.forEach((b, i) => b.ports.forEach((p, j) => check(`bridges[${i}].ports[${j}].netns`, p.netns)));
@@ -81,8 +85,7 @@ export function openTap(p: TapConfig | { name: string; netns?: string; mtu?: num
   const name = 'tap' in p ? p.tap : p.name;
   const o: Parameters<typeof TapDevice.open>[0] = { name, up: true, persist: false };
   if (p.netns !== undefined) {
-    const path = netnsPath(p.netns)!;
-    if (!existsSync(path)) throw new VtepError('ERR_NOT_FOUND', `netns: ${JSON.stringify(p.netns)} is not a network namespace (no ${path})`);
+    netnsExists(p.netns, 'netns');
     o.netns = p.netns;
   }
   if (p.mtu !== undefined) o.mtu = p.mtu;
