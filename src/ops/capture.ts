@@ -86,7 +86,9 @@ export class CaptureQueue {
       this.dropped++;
       return false;
     }
-    COPY.call(u8, this.ring, at, start, start + n);
+    const ring = this.ring;
+    if (n <= 128) for (let i = 0; i < n; i++) ring[at + i] = u8[start + i]!;
+    else COPY.call(u8, ring, at, start, start + n);
     const r = (this.head + this.count) % this.max;
     this.off[r] = at;
     this.cap[r] = n;
