@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/io/native.js';
-import { parseCidr } from '../src/wire/addr.js';
+import { parseCidr } from '../src/util/addr.js';
 import { rng } from '../src/util/rng.js';
 export { rng } from '../src/util/rng.js';
 

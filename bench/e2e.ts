@@ -47,6 +47,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
+import { fromConfig } from '../src/dataplane/fromconfig.js';
 import type { Batch } from '../src/packet/batch.js';
 import { Netns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
@@ -409,7 +410,7 @@ async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
   try {
     vw = world('bf');
     const V = vw;
-    dp = Dataplane.fromConfig(vtepConfig(V));
+    dp = fromConfig(vtepConfig(V));
     const prof: Profile = { reads: 0, emptyReads: 0, frames: 0, readNs: 0, processNs: 0, writeNs: 0, writes: 0, written: 0 };
     const now = process.hrtime.bigint;
     const tap = dp.port('vm1tap');

@@ -2,7 +2,7 @@
 export { VtepError, type VtepErrorCode } from './errors.js';
 export { PacketPool, POOL_DEFAULTS, MIN_HEADROOM, type PoolOptions } from './packet/pool.js';
 export { Batch, BATCH_DEFAULT } from './packet/batch.js';
-export * from './wire/addr.js';
+export * from './util/addr.js';
 export * from './tunnel/index.js';
 export { Reason, REASON_NAMES, REASON_TEXT, REASON_COUNT, reasonName, reasonCountsObject, type ReasonName } from './packet/reasons.js';
 export * from './pcap/index.js';

@@ -7,6 +7,7 @@
  * same dataplane against the Linux kernel's VXLAN driver, in namespaces.
  */
 import { Dataplane } from '../dataplane/dataplane.js';
+import { fromConfig } from '../dataplane/fromconfig.js';
 import { SimHost } from '../dataplane/simhost.js';
 import { MemoryPort } from '../io/memory.js';
 import { PcapWriter } from '../pcap/writer.js';
@@ -164,7 +165,7 @@ async function netnsDemo(count: number): Promise<number> {
     veth(nsV, 'u0', '198.18.0.1/24', nsK, 'u0', '198.18.0.2/24');
     kernelVtep(nsK, { dev: 'u0', local: '198.18.0.2', flood: ['198.18.0.1'], vni: 42 });
     hostOnBridge(nsK, 'vm2p', 'br0', nsH2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: 1450, txChecksumOff: false });
-    dp = Dataplane.fromConfig({
+    dp = fromConfig({
       underlay: { address: '198.18.0.1', netns: nsV.name },
       bridges: [{ vni: 42, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: 1450 }], flood: ['198.18.0.2'] }],
     });

@@ -1,6 +1,6 @@
 /** `vtep run`: the long-running dataplane from a vSwitch config, with its control socket and metrics. */
 import { existsSync, readFileSync } from 'node:fs';
-import { Dataplane } from '../dataplane/dataplane.js';
+import { fromConfig, socketsNeeded } from '../dataplane/fromconfig.js';
 import { parseVswitchConfig, type TapConfig, type VswitchConfig } from '../dataplane/config.js';
 import { TapDevice } from '../io/tap.js';
 import { netnsPath } from '../io/port.js';
@@ -111,14 +111,13 @@ export async function runCommand(args: string[]): Promise<number> {
     const socketPath = strOpt(v.socket) ?? defaultSocketPath();
     let config = loadConfig('run', path);
     checkNamespaces(config);
-    // The lead's fromConfig(config, options) (src/dataplane/fromconfig.ts) replaces this call.
-    const dp = Dataplane.fromConfig(config);
+    const dp = fromConfig(config);
     const target: OpsTarget = asTarget(dp);
     let ctl: CtlServer | undefined;
     let metrics: MetricsServer | undefined;
     try {
       dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
-      dp.fdb.on('limit', (bd, scope, limit) => console.error(`vtep run: MAC learning stopped in bridge ${bd}: ${scope} limit ${limit} reached`));
+      dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
       dp.start();
       const scrape = (): string => renderMetrics(target.stats(), missingFacade(dp).length === 0 ? { tables: target } : {});
       const startMetrics = async (c: VswitchConfig): Promise<void> => {

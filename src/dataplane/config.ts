@@ -13,7 +13,7 @@
  *                               "encap": "mplsoudp", "label": 200 } ] } ] }
  */
 import { invalidConfig, describe, VtepError } from '../errors.js';
-import { ipFamily, parseCidr, parseMac, type Cidr } from '../wire/addr.js';
+import { ipFamily, parseCidr, parseMac, type Cidr } from '../util/addr.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
 const ENCAPS: readonly string[] = ['vxlan', 'gre', 'mplsoudp', 'mplsogre'];
@@ -43,6 +43,8 @@ export interface FdbConfigEntry {
 }
 
 export interface BridgeConfig {
+  /** Default `<encap>-<id>`. */
+  name: string;
   encap: EncapName;
   /** VNI, GRE key or MPLS label of this bridge domain. */
   id: number;
@@ -269,13 +271,19 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   };
 
   let usesGre = false;
+  const bridgeNames = new Map<string, string>();
   const bridges = arr('bridges', top.bridges).map((b, bi): BridgeConfig => {
     const path = `bridges[${bi}]`;
     const o = obj(path, b);
-    onlyKeys(path, o, ['encap', 'vni', 'key', 'label', 'ports', 'flood', 'fdb', 'arp', 'arpSuppress', 'learn', 'macLimit']);
+    onlyKeys(path, o, ['name', 'encap', 'vni', 'key', 'label', 'ports', 'flood', 'fdb', 'arp', 'arpSuppress', 'learn', 'macLimit']);
     const encap = encapOf(`${path}.encap`, o.encap, 'vxlan');
     usesGre ||= encap === 'gre' || encap === 'mplsogre';
     const id = idOf(path, o, encap);
+    const name = o.name === undefined ? `${encap}-${id}` : o.name;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) throw invalidConfig(`${path}.name`, o.name, 'a name of 1-64 letters, digits, "_", ".", ":" or "-"');
+    const twinBridge = bridgeNames.get(name);
+    if (twinBridge !== undefined) throw clash(`${path}.name`, name, twinBridge);
+    bridgeNames.set(name, `${path}.name`);
     claimId(`${path}.${encap === 'vxlan' ? 'vni' : encap === 'gre' ? 'key' : 'label'}`, encap, id);
     const ports = arr(`${path}.ports`, o.ports).map((p, pi) => {
       const t = tapPort(`${path}.ports[${pi}]`, p);
@@ -310,7 +318,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
       return { ip: ip(`${p}.ip`, x.ip), mac: mac(`${p}.mac`, x.mac) };
     });
     return {
-      encap, id, ports, flood, fdb, arp,
+      name, encap, id, ports, flood, fdb, arp,
       arpSuppress: bool(`${path}.arpSuppress`, o.arpSuppress, true),
       learn: bool(`${path}.learn`, o.learn, true),
       macLimit: o.macLimit === undefined ? undefined : int(`${path}.macLimit`, o.macLimit, 0, 1 << 24),

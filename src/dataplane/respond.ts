@@ -7,7 +7,7 @@
  * returns the new frame length, or 0 when the packet is not one to answer.
  */
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
-import { readMac, writeMac } from '../wire/addr.js';
+import { readMac, writeMac } from '../util/addr.js';
 import { Eth } from '../wire/ethernet.js';
 import { Arp, ArpOp, isEthIpv4Arp } from '../wire/arp.js';
 import { Ipv4 } from '../wire/ipv4.js';

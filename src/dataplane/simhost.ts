@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { VtepError } from '../errors.js';
 import { PacketPool } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
-import { parseCidr, parseIPv4, parseMac, formatIPv4, readMac, writeMac } from '../wire/addr.js';
+import { parseCidr, parseIPv4, parseMac, formatIPv4, readMac, writeMac } from '../util/addr.js';
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
 import { Arp, ArpOp } from '../wire/arp.js';
 import { EtherType, Eth } from '../wire/ethernet.js';

@@ -13,7 +13,7 @@
  * payload only (the GRE header first); the source goes to batch.addr.
  */
 import { invalidArg, checkInt } from '../errors.js';
-import { parseIp } from '../wire/addr.js';
+import { parseIp } from '../util/addr.js';
 import { native, ADDR_MODE } from './native.js';
 import { nativeError } from './port.js';
 import { SocketPort, socketArgs, type SocketOptions } from './socket.js';

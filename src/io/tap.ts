@@ -17,7 +17,7 @@
  */
 import { VtepError, checkInt, invalidArg } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
-import { isGroupMac, parseMac } from '../wire/addr.js';
+import { isGroupMac, parseMac } from '../util/addr.js';
 import { native, STAT, type NativeAddon, type TapInfo, type TapConfigArgs } from './native.js';
 import { FdPort, checkRange, nativeError, netnsPath, releaseTail } from './port.js';
 

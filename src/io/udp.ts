@@ -15,7 +15,7 @@
  * refuses (path MTU below the length, ...) is resent datagram by datagram.
  */
 import { invalidArg, checkInt } from '../errors.js';
-import { parseIp, formatIp, type IpFamily } from '../wire/addr.js';
+import { parseIp, formatIp, type IpFamily } from '../util/addr.js';
 import { native, ADDR_MODE, SEND_GSO } from './native.js';
 import { nativeError } from './port.js';
 import { SocketPort, socketArgs, type SocketOptions } from './socket.js';

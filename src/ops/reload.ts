@@ -18,10 +18,11 @@
  * then the new one.
  */
 import { VtepError } from '../errors.js';
-import { formatIp, formatMac } from '../wire/addr.js';
+import { formatIp, formatMac } from '../util/addr.js';
 import type { BridgeOptions, RouteNextHop, VrfOptions, VrfPortOptions } from '../dataplane/api.js';
 import type { BridgeConfig, GatewayPortConfig, RouteConfig, TapConfig, VrfConfig, VswitchConfig } from '../dataplane/config.js';
 import type { Port } from '../io/port.js';
+import { socketsNeeded } from '../dataplane/fromconfig.js';
 import type { OpsTarget } from './target.js';
 
 export type ReloadOp =
@@ -41,9 +42,9 @@ export type ReloadOp =
   | { op: 'addArp'; bridge: string; ip: string; mac: string }
   | { op: 'addRoute'; vrf: string; prefix: string; nexthops: RouteNextHop[] };
 
-/** The name a config bridge has in the dataplane. */
-export function bridgeName(b: Pick<BridgeConfig, 'encap' | 'id'>): string {
-  return `${b.encap}-${b.id}`;
+/** The name a config bridge has in the dataplane (the config defaults it to `<encap>-<id>`). */
+export function bridgeName(b: Pick<BridgeConfig, 'name'>): string {
+  return b.name;
 }
 
 /** A route's prefix in one spelling (so "10.2.0.0/16" and "10.2.0.00/16" are one route). */
@@ -138,8 +139,16 @@ function checkFixed(a: VswitchConfig, b: VswitchConfig): void {
     const norm = (v: unknown): string => JSON.stringify(field === 'underlay' ? { ...(v as object), gre: undefined } : v);
     if (norm(x) !== norm(y)) throw new VtepError('ERR_INVALID_CONFIG', `${field}: changed; a reload cannot change ${field} (restart vtep run)`);
   }
-  if (!a.underlay.gre && b.underlay.gre) {
-    throw new VtepError('ERR_INVALID_CONFIG', 'underlay.gre: the new config uses GRE but the running switch has no GRE socket (restart vtep run)');
+  // The switch opened only the underlay sockets the first config needed.
+  const had = socketsNeeded(a);
+  const needs = socketsNeeded(b);
+  const lacking = [
+    needs.vxlan && !had.vxlan ? `VXLAN (UDP ${b.underlay.vxlanPort})` : '',
+    needs.mpls && !had.mpls ? `MPLS-over-UDP (UDP ${b.underlay.mplsPort})` : '',
+    needs.gre && !had.gre ? 'GRE (a raw IP socket)' : '',
+  ].filter((x) => x !== '');
+  if (lacking.length > 0) {
+    throw new VtepError('ERR_INVALID_CONFIG', `underlay: the new config needs ${lacking.join(' and ')}, a socket the running switch did not open (restart vtep run)`);
   }
 }
 
@@ -159,7 +168,7 @@ export function configDiff(a: VswitchConfig, b: VswitchConfig): ReloadOp[] {
   // Bridges and VRFs: kept (same identity and options), gone, new or changed (= gone + new).
   const oldB = new Map(a.bridges.map((x) => [bridgeName(x), x]));
   const newB = new Map(b.bridges.map((x) => [bridgeName(x), x]));
-  const bridgeText = (x: BridgeConfig): string => JSON.stringify([x.arpSuppress, x.learn, x.macLimit ?? null]);
+  const bridgeText = (x: BridgeConfig): string => JSON.stringify([x.encap, x.id, x.arpSuppress, x.learn, x.macLimit ?? null]);
   const keptB = new Set([...oldB.keys()].filter((k) => newB.has(k) && bridgeText(oldB.get(k)!) === bridgeText(newB.get(k)!)));
   const oldV = new Map(a.vrfs.map((x) => [x.name, x]));
   const newV = new Map(b.vrfs.map((x) => [x.name, x]));

@@ -5,17 +5,20 @@
  *
  * Codes are stable within a process, not a wire format: outside, use names.
  */
+import { STATUS_NAMES } from '../wire/status.js';
+
 const LIST = [
   // [name, what it means]
+  // The wire layer's status codes first, in their order (src/wire/status.ts).
   ['truncated', 'packet ends before a header it announces'],
   ['bad-length', 'a length field disagrees with the bytes present'],
   ['bad-checksum', 'IPv4 header, UDP or GRE checksum does not verify'],
   ['fragment', 'an IP fragment (tunnels are not reassembled)'],
   ['bad-header', 'a header field has a value the RFC forbids'],
+  ['unsupported', 'a protocol, port or payload type we do not carry'],
   ['unknown-id', 'no tenant for this VNI, GRE key or MPLS label'],
   ['unknown-peer', 'outer source is not an accepted peer'],
   ['not-local', 'outer destination is not one of our addresses'],
-  ['unsupported', 'a protocol, port or payload type we do not carry'],
   ['no-headroom', 'not enough headroom to prepend the outer headers'],
   ['no-route', 'no route in the VRF for the destination'],
   ['no-neighbor', 'the next hop did not answer ARP / neighbor solicitation in time'],
@@ -28,6 +31,11 @@ const LIST = [
   ['link-down', 'the output port exists but its link is down (guest interface down, TAP being moved)'],
   ['too-big', 'larger than the underlay MTU once encapsulated (answered with ICMP where allowed)'],
 ] as const;
+
+// The wire layer's codes must be the first reasons, in order: checked once at load.
+STATUS_NAMES.forEach((name, code) => {
+  if (code > 0 && LIST[code - 1]![0] !== name) throw new Error(`reasons: entry ${code} is ${LIST[code - 1]![0]}, the wire status ${name}`);
+});
 
 export type ReasonName = (typeof LIST)[number][0];
 

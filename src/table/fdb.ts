@@ -29,7 +29,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { VtepError, checkInt, invalidArg } from '../errors.js';
-import { formatMac, parseMac } from '../wire/addr.js';
+import { formatMac, parseMac } from '../util/addr.js';
 
 /** Value bit that marks a remote VTEP index (the rest is a local port id). */
 export const FDB_REMOTE = 0x40000000;

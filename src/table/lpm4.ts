@@ -14,7 +14,7 @@
  * loads, longer prefixes in three or four.
  */
 import { check, checkInt, invalidArg } from '../errors.js';
-import { formatIPv4, parseCidr } from '../wire/addr.js';
+import { formatIPv4, parseCidr } from '../util/addr.js';
 import { PrefixTrie, type TrieStats } from './trie.js';
 
 /** Bits of the direct level (2^20 entries, 4 MiB). */

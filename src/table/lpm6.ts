@@ -12,7 +12,7 @@
  * a /32 in five; Internet tables use the 2000::/3 part of the direct level only.
  */
 import { check, checkInt, invalidArg } from '../errors.js';
-import { formatIPv6, parseCidr } from '../wire/addr.js';
+import { formatIPv6, parseCidr } from '../util/addr.js';
 import { PrefixTrie, type TrieStats } from './trie.js';
 import type { LpmOptions } from './lpm4.js';
 

@@ -27,9 +27,9 @@
  *   nh.resolve(vrf.v4.lookup(dst), flowHash);    // a or b, stable per flow
  */
 import { VtepError, check, checkInt, invalidArg } from '../errors.js';
-import { formatMac, parseMac } from '../wire/addr.js';
+import { formatMac, parseMac } from '../util/addr.js';
 import type { Remotes } from './remotes.js';
-import { PROTO_NAMES, protoCode, type TunnelProtoName } from '../tunnel/tunnel.js';
+import { PROTO_NAMES, protoCode, type TunnelProtoName } from '../tunnel/protos.js';
 
 /** Route value bit that marks an ECMP group. */
 export const ROUTE_GROUP = 0x40000000;

@@ -10,7 +10,7 @@
  *   remotes.family[r]; remotes.words[4 * r];     // 4, 0xc6120002
  */
 import { VtepError, check, checkInt, invalidArg } from '../errors.js';
-import { formatIPv4, formatIPv6, parseIp, type IpAddr } from '../wire/addr.js';
+import { formatIPv4, formatIPv6, parseIp, type IpAddr } from '../util/addr.js';
 
 export interface RemotesOptions {
   /** Most remotes at once (indexes are 0..capacity-1). Default 65536. */

@@ -11,7 +11,7 @@
  *   vrfs.byId(0)?.v4.lookup(dst);
  */
 import { VtepError, checkInt, invalidArg } from '../errors.js';
-import { ipFamily } from '../wire/addr.js';
+import { ipFamily } from '../util/addr.js';
 import { Lpm4 } from './lpm4.js';
 import { Lpm6 } from './lpm6.js';
 

@@ -17,7 +17,7 @@
 import type { Batch } from '../packet/batch.js';
 import { Reason, reasonCounters } from '../packet/reasons.js';
 import { invalidConfig, VtepError } from '../errors.js';
-import { parseIp, type IpAddr } from '../wire/addr.js';
+import { parseIp, type IpAddr } from '../util/addr.js';
 import { u16, u32 } from '../wire/bytes.js';
 import { walkL2, newL2Info, EtherType, Eth } from '../wire/ethernet.js';
 import { checkIpv4, ipv4IsFragment, Ipv4 } from '../wire/ipv4.js';
@@ -67,8 +67,9 @@ export class Decapsulator {
   peerFamily = 0;
   readonly peer = new Uint32Array(4);
 
-  /** Drops per reason code (index 0: delivered). */
+  /** Drops per reason code (index 0: delivered), while `counting` (a dataplane counts in its own stage). */
   readonly counters = reasonCounters();
+  counting = true;
 
   private readonly local4 = new IdMap();
   private readonly local6 = new Addr6Map();
@@ -213,7 +214,7 @@ export class Decapsulator {
   }
 
   private count(reason: number): number {
-    this.counters[reason]!++;
+    if (this.counting) this.counters[reason]!++;
     return reason;
   }
 

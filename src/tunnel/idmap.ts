@@ -149,6 +149,34 @@ export class Addr6Map {
     this.vals[i] = value;
   }
 
+  /** Removes the address at words[off..off+4); false when absent. Backward-shift, as IdMap. */
+  delete(words: ArrayLike<number>, off: number): boolean {
+    const a = words[off]! >>> 0, b = words[off + 1]! >>> 0, c = words[off + 2]! >>> 0, d = words[off + 3]! >>> 0;
+    const mask = this.mask;
+    const keys = this.keys;
+    let i = Addr6Map.hash(a, b, c, d) & mask;
+    for (;;) {
+      if (this.vals[i] === EMPTY) return false;
+      const k = i * 4;
+      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d) break;
+      i = (i + 1) & mask;
+    }
+    this.vals[i] = EMPTY;
+    this.n--;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (this.vals[j] === EMPTY) return true;
+      const home = Addr6Map.hash(keys[j * 4]!, keys[j * 4 + 1]!, keys[j * 4 + 2]!, keys[j * 4 + 3]!) & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        keys.copyWithin(i * 4, j * 4, j * 4 + 4);
+        this.vals[i] = this.vals[j]!;
+        this.vals[j] = EMPTY;
+        i = j;
+      }
+    }
+  }
+
   *entries(): IterableIterator<[Uint32Array, number]> {
     for (let i = 0; i < this.vals.length; i++) if (this.vals[i] !== EMPTY) yield [this.keys.slice(i * 4, i * 4 + 4), this.vals[i]!];
   }

@@ -12,7 +12,7 @@
  * 'ip' (raw IP sockets) at ipOff, 'udp' (UDP sockets: the UDP payload) at tunOff.
  */
 import { invalidArg, VtepError, checkInt } from '../errors.js';
-import { parseIp, parseMac, type IpAddr } from '../wire/addr.js';
+import { parseIp, parseMac, type IpAddr } from '../util/addr.js';
 import { emitEthernet, EtherType, Eth } from '../wire/ethernet.js';
 import { Tpid, Vlan } from '../wire/vlan.js';
 import { put16 } from '../wire/bytes.js';
@@ -25,8 +25,8 @@ import { emitMplsStack, Mpls, MplsLabel } from '../wire/mpls.js';
 import { IpProto } from '../wire/ip.js';
 import { sumBytes } from '../wire/checksum.js';
 
-import { TunnelProto, PROTO_NAMES, PROTO_BY_NAME, type TunnelProtoName } from './protos.js';
-export { TunnelProto, PROTO_NAMES, type TunnelProtoName };
+import { TunnelProto, PROTO_NAMES, PROTO_BY_NAME, protoCode, type TunnelProtoName } from './protos.js';
+export { TunnelProto, PROTO_NAMES, protoCode, type TunnelProtoName };
 
 /** Where the output packet starts. */
 export const Depth = { FRAME: 0, IP: 1, UDP: 2 } as const;
@@ -280,9 +280,4 @@ function macOption(field: string, v: string | number | undefined): number {
   throw new VtepError('ERR_INVALID_ARG', `${field}: ${String(v)} is required for depth 'frame' (the outer Ethernet header)`);
 }
 
-/** Maps a protocol name to its code; throws naming `field`. */
-export function protoCode(name: string, field = 'proto'): number {
-  const p = PROTO_BY_NAME[name];
-  if (p === undefined) throw invalidArg(field, name, 'one of vxlan, gre, mplsoudp, mplsogre');
-  return p;
-}
+

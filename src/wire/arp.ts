@@ -12,7 +12,7 @@
  *   |  Target hardware address (6) ... Target protocol address (4)  |
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  */
-import { readMac, writeMac } from './addr.js';
+import { readMac, writeMac } from './mac.js';
 import { u16, u32, put16, put32 } from './bytes.js';
 
 export const Arp = {

@@ -15,7 +15,7 @@
  *
  * VLAN tags (src/wire/vlan.ts) sit between the source MAC and the EtherType.
  */
-import { readMac, writeMac } from './addr.js';
+import { readMac, writeMac } from './mac.js';
 import { Vlan, isVlanTpid } from './vlan.js';
 
 export const Eth = {

@@ -19,7 +19,7 @@
  * Version 1 is PPTP's enhanced GRE (RFC 2637), not ours. The checksum covers
  * the GRE header and its payload.
  */
-import { Reason } from '../packet/reasons.js';
+import { Status } from './status.js';
 import { u16, u32, put16, put32 } from './bytes.js';
 import { checksum, fold, sumWords } from './checksum.js';
 
@@ -71,17 +71,17 @@ export function newGreInfo(): GreInfo {
 /**
  * Validates the GRE header at u8[off] whose packet (header + payload) ends at
  * `end`; verifies the checksum when C is set (reading words through `words`, a
- * view of the same memory, when given). Returns 0 (filling `out`) or a Reason code.
+ * view of the same memory, when given). Returns 0 (filling `out`) or a Status code.
  */
 export function checkGre(u8: Uint8Array, off: number, end: number, out: GreInfo, words: Uint32Array | null = null): number {
-  if (end - off < Gre.HEADER_LEN) return Reason.truncated;
+  if (end - off < Gre.HEADER_LEN) return Status.TRUNCATED;
   const flags = u16(u8, off + Gre.FLAGS);
-  if ((flags & GreFlag.VERSION) !== 0 || (flags & GreFlag.DISCARD) !== 0) return Reason['bad-header'];
+  if ((flags & GreFlag.VERSION) !== 0 || (flags & GreFlag.DISCARD) !== 0) return Status.BAD_HEADER;
   const hl = greHeaderLen(flags);
-  if (end - off < hl) return Reason.truncated;
+  if (end - off < hl) return Status.TRUNCATED;
   let p = off + Gre.HEADER_LEN;
   if ((flags & GreFlag.C) !== 0) {
-    if (fold(sumWords(u8, words, off, end - off, 0)) !== 0xffff) return Reason['bad-checksum'];
+    if (fold(sumWords(u8, words, off, end - off, 0)) !== 0xffff) return Status.BAD_CHECKSUM;
     p += Gre.OPTION_LEN;
   }
   out.key = -1;

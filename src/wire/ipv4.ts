@@ -17,7 +17,7 @@
  *   |                    Options (IHL > 5)                          |
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  */
-import { Reason } from '../packet/reasons.js';
+import { Status } from './status.js';
 import { u16, u32, put16, put32 } from './bytes.js';
 import { checksum, verifies } from './checksum.js';
 
@@ -69,21 +69,21 @@ export function ipv4IsFragment(u8: Uint8Array, off: number): boolean {
 /**
  * Validates the IPv4 header at u8[off] with `end - off` bytes present: version,
  * IHL, total length within the bytes present, options well formed and (unless
- * told not to) the header checksum. Returns 0 or a Reason code. Fragments are
+ * told not to) the header checksum. Returns 0 or a Status code. Fragments are
  * not judged here: see ipv4IsFragment.
  */
 export function checkIpv4(u8: Uint8Array, off: number, end: number, verifyChecksum = true, words: Uint32Array | null = null): number {
   const avail = end - off;
-  if (avail < Ipv4.HEADER_LEN) return Reason.truncated;
+  if (avail < Ipv4.HEADER_LEN) return Status.TRUNCATED;
   const vi = u8[off]!;
-  if (vi >>> 4 !== 4) return Reason['bad-header'];
+  if (vi >>> 4 !== 4) return Status.BAD_HEADER;
   const hl = (vi & 0x0f) << 2;
-  if (hl < Ipv4.HEADER_LEN) return Reason['bad-header'];
-  if (hl > avail) return Reason.truncated;
+  if (hl < Ipv4.HEADER_LEN) return Status.BAD_HEADER;
+  if (hl > avail) return Status.TRUNCATED;
   const total = u16(u8, off + Ipv4.TOTAL_LEN);
-  if (total < hl || total > avail) return Reason['bad-length'];
-  if (verifyChecksum && !(words !== null && (off & 3) === 0 ? headerSumOk(words, off >>> 2, hl >>> 2) : verifies(u8, off, hl))) return Reason['bad-checksum'];
-  if (hl > Ipv4.HEADER_LEN && !ipv4OptionsWellFormed(u8, off + Ipv4.HEADER_LEN, off + hl)) return Reason['bad-header'];
+  if (total < hl || total > avail) return Status.BAD_LENGTH;
+  if (verifyChecksum && !(words !== null && (off & 3) === 0 ? headerSumOk(words, off >>> 2, hl >>> 2) : verifies(u8, off, hl))) return Status.BAD_CHECKSUM;
+  if (hl > Ipv4.HEADER_LEN && !ipv4OptionsWellFormed(u8, off + Ipv4.HEADER_LEN, off + hl)) return Status.BAD_HEADER;
   return 0;
 }
 

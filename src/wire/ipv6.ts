@@ -20,7 +20,7 @@
  *   routing header:  | Next Header | Hdr Ext Len | Routing Type | Segments Left | data...
  *   fragment header: | Next Header | Reserved | Fragment Offset (13) |Res|M| Identification (32) |
  */
-import { Reason } from '../packet/reasons.js';
+import { Status } from './status.js';
 import { u16, u32, put16, put32 } from './bytes.js';
 import { IpProto } from './ip.js';
 
@@ -71,45 +71,45 @@ export function ipv6TrafficClass(u8: Uint8Array, off: number): number {
 
 /**
  * Validates the IPv6 header at u8[off] with `end - off` bytes present and walks
- * its extension headers. Returns 0 (and fills `out`) or a Reason code:
+ * its extension headers. Returns 0 (and fills `out`) or a Status code:
  * truncated / bad-length when lengths do not fit, bad-header for a misplaced
  * hop-by-hop header, an option that says "discard if unknown", or a routing
  * header that still has segments left (we are not its final destination),
  * fragment for any non-atomic fragment, unsupported for jumbograms.
  */
 export function checkIpv6(u8: Uint8Array, off: number, end: number, out: Ipv6Info): number {
-  if (end - off < Ipv6.HEADER_LEN) return Reason.truncated;
-  if (u8[off]! >>> 4 !== 6) return Reason['bad-header'];
+  if (end - off < Ipv6.HEADER_LEN) return Status.TRUNCATED;
+  if (u8[off]! >>> 4 !== 6) return Status.BAD_HEADER;
   const plen = u16(u8, off + Ipv6.PAYLOAD_LEN);
   let nh = u8[off + Ipv6.NEXT_HEADER]!;
-  if (plen === 0 && nh === IpProto.HOPOPTS) return Reason.unsupported; // jumbogram (RFC 2675)
+  if (plen === 0 && nh === IpProto.HOPOPTS) return Status.UNSUPPORTED; // jumbogram (RFC 2675)
   const pend = off + Ipv6.HEADER_LEN + plen;
-  if (pend > end) return Reason['bad-length'];
+  if (pend > end) return Status.BAD_LENGTH;
   let p = off + Ipv6.HEADER_LEN;
   for (let n = 0; ; n++) {
     if (nh !== IpProto.HOPOPTS && nh !== IpProto.DSTOPTS && nh !== IpProto.ROUTING && nh !== IpProto.FRAGMENT && nh !== IpProto.AH) break;
-    if (n === MAX_EXT_HEADERS) return Reason.unsupported;
-    if (p + 8 > pend) return Reason.truncated;
+    if (n === MAX_EXT_HEADERS) return Status.UNSUPPORTED;
+    if (p + 8 > pend) return Status.TRUNCATED;
     let len: number;
     if (nh === IpProto.FRAGMENT) {
       // Atomic fragments (offset 0, M clear; RFC 6946) are whole packets.
-      if ((u16(u8, p + Ipv6Ext.FRAG_OFFSET_M) & 0xfff9) !== 0) return Reason.fragment;
+      if ((u16(u8, p + Ipv6Ext.FRAG_OFFSET_M) & 0xfff9) !== 0) return Status.FRAGMENT;
       len = Ipv6Ext.FRAG_LEN;
     } else if (nh === IpProto.AH) {
       len = (u8[p + Ipv6Ext.LEN]! + 2) << 2;
     } else {
       len = (u8[p + Ipv6Ext.LEN]! + 1) << 3;
     }
-    if (p + len > pend) return Reason.truncated;
+    if (p + len > pend) return Status.TRUNCATED;
     if (nh === IpProto.HOPOPTS) {
-      if (n !== 0) return Reason['bad-header']; // only right after the IPv6 header (RFC 8200 §4.1)
+      if (n !== 0) return Status.BAD_HEADER; // only right after the IPv6 header (RFC 8200 §4.1)
       const r = checkOptions(u8, p + 2, p + len);
       if (r !== 0) return r;
     } else if (nh === IpProto.DSTOPTS) {
       const r = checkOptions(u8, p + 2, p + len);
       if (r !== 0) return r;
     } else if (nh === IpProto.ROUTING) {
-      if (u8[p + Ipv6Ext.ROUTING_SEGMENTS_LEFT]! !== 0) return Reason['bad-header'];
+      if (u8[p + Ipv6Ext.ROUTING_SEGMENTS_LEFT]! !== 0) return Status.BAD_HEADER;
     }
     nh = u8[p + Ipv6Ext.NEXT]!;
     p += len;
@@ -131,11 +131,11 @@ function checkOptions(u8: Uint8Array, p: number, end: number): number {
       p++;
       continue;
     }
-    if (p + 2 > end) return Reason['bad-header'];
+    if (p + 2 > end) return Status.BAD_HEADER;
     const len = u8[p + 1]!;
-    if (p + 2 + len > end) return Reason['bad-header'];
-    if (type === Ipv6Opt.JUMBO) return Reason.unsupported;
-    if (type !== Ipv6Opt.PADN && type >>> 6 !== 0) return Reason['bad-header'];
+    if (p + 2 + len > end) return Status.BAD_HEADER;
+    if (type === Ipv6Opt.JUMBO) return Status.UNSUPPORTED;
+    if (type !== Ipv6Opt.PADN && type >>> 6 !== 0) return Status.BAD_HEADER;
     p += 2 + len;
   }
   return 0;

@@ -16,8 +16,9 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { fromConfig } from '../../src/dataplane/fromconfig.js';
 import { FDB_REMOTE } from '../../src/table/fdb.js';
-import { formatMac } from '../../src/wire/addr.js';
+import { formatMac } from '../../src/util/addr.js';
 import { Netns, veth, skipWithoutNetns, waitExit, PACKAGE_DIR } from '../helpers/netns.js';
 import { tempDir, haveTshark } from '../helpers/tools.js';
 import { attachTap, capture, hostOnBridge, kernelVtep, kernelVxlanFdb, noIpv6, ping, sleep, tcpTransfer, tsharkFields, until, waitLine } from './topo.js';
@@ -68,7 +69,7 @@ function build(): World {
 
 /** Our dataplane from the config, started, its TAP moved into h1 and addressed there. */
 function startVtep(w: World): Dataplane {
-  const dp = Dataplane.fromConfig(config(w.nsV));
+  const dp = fromConfig(config(w.nsV));
   w.dp = dp;
   dp.fdb.on('learned', (bd, mac, value) => w.learned.push([bd, formatMac(mac), value]));
   dp.start();

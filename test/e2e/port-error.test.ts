@@ -9,6 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { fromConfig } from '../../src/dataplane/fromconfig.js';
 import { VtepError } from '../../src/errors.js';
 import { Netns, veth, skipWithoutNetns } from '../helpers/netns.js';
 import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, until } from './topo.js';
@@ -26,7 +27,7 @@ if (!skipWithoutNetns('e2e port-error')) {
       veth(nsV, 'u0', '198.18.0.1/24', nsK, 'u0', '198.18.0.2/24');
       kernelVtep(nsK, { dev: 'u0', local: '198.18.0.2', flood: ['198.18.0.1'], vni: 42 });
       hostOnBridge(nsK, 'vm2p', 'br0', h2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: MTU });
-      dp = Dataplane.fromConfig({
+      dp = fromConfig({
         underlay: { address: '198.18.0.1', netns: nsV.name },
         bridges: [{
           vni: 42, flood: ['198.18.0.2'],

@@ -16,6 +16,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { fromConfig } from '../../src/dataplane/fromconfig.js';
 import { Netns, veth, skipWithoutNetns } from '../helpers/netns.js';
 import { tempDir, haveTshark } from '../helpers/tools.js';
 import { attachTap, capture, noIpv6, ping, tsharkFields, type Capture } from './topo.js';
@@ -82,7 +83,7 @@ function build(): NonNullable<typeof sides> {
   try {
     veth(a.ns, 'u0', `${A}/24`, b.ns, 'u0', `${B}/24`);
     for (const [s, me, peer, side] of [[a, A, B, 'a'], [b, B, A, 'b']] as const) {
-      s.dp = Dataplane.fromConfig(config(s.ns, me, peer, side));
+      s.dp = fromConfig(config(s.ns, me, peer, side));
       s.dp.start();
     }
     for (const [tap, [addr, gateway]] of Object.entries(HOSTS)) {

@@ -10,7 +10,7 @@ import type {
 } from '../../src/dataplane/api.js';
 import type { Port } from '../../src/io/port.js';
 import type { OpsTarget, StatsLike } from '../../src/ops/target.js';
-import { formatMac, parseMac } from '../../src/wire/addr.js';
+import { formatMac, parseMac } from '../../src/util/addr.js';
 
 const mac = (m: number | string): string => formatMac(typeof m === 'string' ? parseMac(m) : m);
 const notFound = (what: string, name: string): VtepError => new VtepError('ERR_NOT_FOUND', `${what}: ${JSON.stringify(name)} does not exist`);

@@ -140,12 +140,18 @@ test('the underlay, macLimit and ageSeconds cannot be reloaded: refused naming t
   }
   const gre = clone(base());
   gre.bridges.push({ encap: 'gre', key: 5 });
-  assert.throws(() => configDiff(cfg(base()), cfg(gre)), /underlay\.gre/);
+  assert.throws(() => configDiff(cfg(base()), cfg(gre)), /^underlay: the new config needs GRE \(a raw IP socket\), a socket the running switch did not open/);
+  const vxlanOnly = cfg({ underlay: U, bridges: [{ vni: 1 }] });
+  assert.throws(() => configDiff(vxlanOnly, cfg(base())), /needs MPLS-over-UDP \(UDP 6635\)/, 'only the sockets the first config needed are open');
 });
 
 test('applyOps: from nothing to base through the fake, then base to a change; unchanged state untouched', () => {
-  const empty = cfg({ underlay: U });
+  // A switch started with one bridge and one VRF (so both UDP sockets are open).
+  const empty = cfg({ underlay: U, bridges: [{ vni: 9 }], vrfs: [{ name: 'zz', label: 99 }] });
   const dp = new FakeDataplane();
+  dp.addBridge({ vni: 9 });
+  dp.addVrf({ name: 'zz', label: 99 });
+  dp.calls.length = 0;
   const open = (t: { tap: string }) => new MemoryPort({ name: t.tap });
   const n1 = applyOps(dp, configDiff(empty, cfg(base())), open);
   assert.is(n1, dp.calls.length);

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   parseIPv4, formatIPv4, parseIPv6, formatIPv6, parseCidr, parseMac, formatMac, readMac, writeMac, isGroupMac,
-} from '../../src/wire/addr.js';
+} from '../../src/util/addr.js';
 
 test('IPv4 round trip in network order', () => {
   assert.is(parseIPv4('198.18.0.1'), 0xc6120001);

@@ -1,0 +1,123 @@
+/**
+ * A dataplane from a vSwitch config (`vtep run --config`): the one place that
+ * opens TAP devices and underlay sockets. Everything else goes through the
+ * dataplane's public API, so that the config and the API refuse the same
+ * things; an API refusal is reported as ERR_INVALID_CONFIG under the config
+ * path of the entry that caused it (`vrfs[1].label: ...`).
+ *
+ * Only the sockets the config needs are opened: UDP 4789 when anything uses
+ * VXLAN, UDP 6635 when anything uses MPLS-over-UDP (or a VRF has a label),
+ * a raw IP socket when anything uses GRE or MPLS-over-GRE.
+ */
+import { VtepError } from '../errors.js';
+import { formatIp } from '../util/addr.js';
+import { IpProto } from '../wire/ip.js';
+import { TapDevice } from '../io/tap.js';
+import { UdpSocket } from '../io/udp.js';
+import { RawIpSocket } from '../io/raw.js';
+import { Dataplane, type DataplaneOptions, type UnderlayOptions } from './dataplane.js';
+import { parseVswitchConfig, isVswitchConfig, type VswitchConfig, type TapConfig } from './config.js';
+import type { BridgeOptions, RouteNextHop, VrfPortOptions } from './api.js';
+
+/**
+ * Builds a dataplane from a config (raw JSON or parsed). If anything fails,
+ * whatever was opened is closed again and the error is thrown
+ * (ERR_INVALID_CONFIG for the config, ERR_NATIVE for the system).
+ */
+export function fromConfig(input: unknown, options: DataplaneOptions = {}): Dataplane {
+  const c: VswitchConfig = isVswitchConfig(input) ? input : parseVswitchConfig(input);
+  const dp = new Dataplane({ ...options, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
+  try {
+    const u = c.underlay;
+    const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl };
+    if (u.peers !== undefined) uo.peers = u.peers;
+    at('underlay', () => dp.setUnderlay(uo));
+    const needs = socketsNeeded(c);
+    const sock = { address: u.address, reusePort: true, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
+    if (needs.vxlan) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.vxlanPort }), true);
+    if (needs.mpls) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.mplsPort }), true);
+    if (u.gre) {
+      const family = u.address.includes(':') ? 6 : 4;
+      dp.addUnderlaySocket(RawIpSocket.open({ family, protocol: IpProto.GRE, address: u.address, ...(u.netns === undefined ? {} : { netns: u.netns }) }), true);
+    }
+    c.bridges.forEach((b, bi) => {
+      const path = `bridges[${bi}]`;
+      const bo: BridgeOptions = { name: b.name, encap: b.encap, flood: b.flood, arpSuppress: b.arpSuppress, learn: b.learn };
+      if (b.encap === 'vxlan') bo.vni = b.id;
+      else if (b.encap === 'gre') bo.key = b.id;
+      else bo.label = b.id;
+      if (b.macLimit !== undefined) bo.macLimit = b.macLimit;
+      const name = at(path, () => dp.addBridge(bo));
+      b.ports.forEach((p, pi) => at(`${path}.ports[${pi}]`, () => dp.addBridgePort(name, openTap(p), true)));
+      b.fdb.forEach((f, fi) => at(`${path}.fdb[${fi}]`, () => dp.addFdb(name, f.mac, f.remote !== undefined ? { remote: f.remote } : { port: f.port! })));
+      b.arp.forEach((a, ai) => at(`${path}.arp[${ai}]`, () => dp.addArp(name, a.ip, a.mac)));
+    });
+    c.vrfs.forEach((v, vi) => {
+      const path = `vrfs[${vi}]`;
+      const vo: { name: string; label?: number; vni?: number } = { name: v.name };
+      if (v.label !== undefined) vo.label = v.label;
+      if (v.vni !== undefined) vo.vni = v.vni;
+      at(path, () => dp.addVrf(vo));
+      v.ports.forEach((p, pi) => {
+        const po: VrfPortOptions = {};
+        if (p.gateway !== undefined) po.gateway = `${formatIp(p.gateway)}/${p.gateway.length}`;
+        if (p.gateway6 !== undefined) po.gateway6 = `${formatIp(p.gateway6)}/${p.gateway6.length}`;
+        if (p.routerMac !== undefined) po.routerMac = p.routerMac;
+        at(`${path}.ports[${pi}]`, () => dp.addVrfPort(v.name, openTap(p), po, true));
+      });
+      v.routes.forEach((r, ri) => {
+        const nexthops = r.nexthops.map((n): RouteNextHop => {
+          if (n.remote !== undefined) {
+            const t: RouteNextHop = { remote: n.remote, encap: n.encap!, weight: n.weight };
+            if (n.encap === 'vxlan') t.vni = n.id;
+            else if (n.encap === 'gre') t.key = n.id;
+            else t.label = n.id;
+            if (n.mac !== undefined) t.mac = n.mac;
+            return t;
+          }
+          const l: RouteNextHop = { port: n.port!, weight: n.weight };
+          if (n.via !== undefined) l.via = n.via;
+          return l;
+        });
+        at(`${path}.routes[${ri}]`, () => dp.addRoute(v.name, r.prefixText, nexthops));
+      });
+    });
+  } catch (err) {
+    dp.close();
+    throw err;
+  }
+  return dp;
+}
+
+/** Which underlay sockets a config needs. */
+export function socketsNeeded(c: VswitchConfig): { vxlan: boolean; mpls: boolean; gre: boolean } {
+  const encaps = new Set<string>();
+  for (const b of c.bridges) encaps.add(b.encap);
+  for (const v of c.vrfs) {
+    if (v.vni !== undefined) encaps.add('vxlan');
+    if (v.label !== undefined) encaps.add('mplsoudp');
+    for (const r of v.routes) for (const n of r.nexthops) if (n.encap !== undefined) encaps.add(n.encap);
+  }
+  return { vxlan: encaps.has('vxlan'), mpls: encaps.has('mplsoudp'), gre: c.underlay.gre };
+}
+
+/** Runs an API call for the config entry at `path`: a refusal names the path. */
+function at<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof VtepError && (err.code === 'ERR_INVALID_ARG' || err.code === 'ERR_EXISTS' || err.code === 'ERR_NOT_FOUND' || err.code === 'ERR_LIMIT')) {
+      throw new VtepError('ERR_INVALID_CONFIG', `${path}.${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Opens a TAP device of a config, up, non-persistent. */
+function openTap(p: TapConfig): TapDevice {
+  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false };
+  if (p.netns !== undefined) o.netns = p.netns;
+  if (p.mtu !== undefined) o.mtu = p.mtu;
+  if (p.mac !== undefined) o.mac = p.mac;
+  return TapDevice.open(o);
+}

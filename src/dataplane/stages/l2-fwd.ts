@@ -1,0 +1,79 @@
+/**
+ * l2-fwd: the FDB lookup of each frame's destination MAC in its bridge
+ * domain: a local port (queued), a remote VTEP (to tunnel-encap), or nobody
+ * known / a group address (to l2-flood). Learning for the whole vector ran
+ * before (l2-learn), so a lookup cached for equal destinations stays right.
+ */
+import { Reason } from '../../packet/reasons.js';
+import { u32 } from '../../wire/bytes.js';
+import { Eth } from '../../wire/ethernet.js';
+import { FDB_REMOTE } from '../../table/fdb.js';
+import { formatMac, readMac } from '../../util/addr.js';
+import { Stage } from '../stage.js';
+
+const TX = 0;
+const TUNNEL_ENCAP = 1;
+const L2_FLOOD = 2;
+
+export class L2FwdStage extends Stage {
+  readonly name = 'l2-fwd';
+  readonly nextNames = ['tx', 'tunnel-encap', 'l2-flood'] as const;
+  readonly reasons = [Reason.loop];
+
+  run(vec: Uint16Array, n: number): void {
+    const rt = this.rt;
+    const u8 = rt.u8;
+    const b = rt.batch;
+    const owner = rt.owner;
+    const remote = rt.remote;
+    const out = rt.out;
+    const fdb = rt.fdb;
+    const tx = rt.tx;
+    const ingress = rt.ingress.id;
+    let cBd = -1;
+    let cHi = -1;
+    let cLo = -1;
+    let cached = -1;
+    for (let k = 0; k < n; k++) {
+      const i = vec[k]!;
+      const s = b.start[i]!;
+      const dstHi = (u8[s + Eth.DST]! << 8) | u8[s + Eth.DST + 1]!;
+      if ((dstHi & 0x100) !== 0) {
+        this.to(L2_FLOOD, i);
+        continue;
+      }
+      const bd = owner[i]!;
+      const dstLo = u32(u8, s + Eth.DST + 2);
+      let v: number;
+      if (dstHi === cHi && dstLo === cLo && bd === cBd) v = cached;
+      else {
+        v = fdb.lookup(bd, dstHi, dstLo);
+        cBd = bd;
+        cHi = dstHi;
+        cLo = dstLo;
+        cached = v;
+      }
+      if (v < 0) this.to(L2_FLOOD, i);
+      else if ((v & FDB_REMOTE) !== 0) {
+        // Split horizon: what came from the underlay never goes back into it.
+        if (remote[i]! >= 0) this.drop(i, Reason.loop);
+        else {
+          out[i] = rt.bridgeTunnel(rt.bridges[bd]!, v & (FDB_REMOTE - 1));
+          this.to(TUNNEL_ENCAP, i);
+        }
+      } else if (v === ingress && remote[i]! < 0) this.drop(i, Reason.loop);
+      else {
+        if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!)) this.sent(TX, i);
+      }
+    }
+  }
+
+  override info(i: number): string {
+    const rt = this.rt;
+    const s = rt.batch.start[i]!;
+    const mac = readMac(rt.u8, s + Eth.DST);
+    const v = rt.fdb.lookup(rt.owner[i]!, Math.floor(mac / 2 ** 32), mac >>> 0);
+    const where = v < 0 ? 'unknown' : (v & FDB_REMOTE) !== 0 ? `remote ${rt.remotes.address(v & (FDB_REMOTE - 1))}` : `port ${rt.ports[v]?.name ?? v}`;
+    return `bridge ${rt.bridges[rt.owner[i]!]!.name} dst ${formatMac(mac)} -> ${where}`;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * port-input: frames from a local port (a VM's TAP, a simulated host). Checks
+ * that an Ethernet header is there, tags each frame with its tenant (the
+ * port's bridge domain or VRF) and sends it to the bridge or the router.
+ */
+import { Reason } from '../../packet/reasons.js';
+import { Eth } from '../../wire/ethernet.js';
+import { Ipv4 } from '../../wire/ipv4.js';
+import { Stage } from '../stage.js';
+import { PortRole } from '../runtime.js';
+
+const L2_LEARN = 0;
+const IP_GATEWAY = 1;
+
+export class PortInputStage extends Stage {
+  readonly name = 'port-input';
+  readonly nextNames = ['l2-learn', 'ip-gateway'] as const;
+  readonly reasons = [Reason.truncated];
+
+  run(vec: Uint16Array, n: number): void {
+    const rt = this.rt;
+    const e = rt.ingress;
+    const len = rt.batch.len;
+    // Every packet of the batch enters here: tag them all at once.
+    const count = rt.batch.count;
+    rt.owner.fill(e.owner, 0, count);
+    rt.remote.fill(-1, 0, count);
+    rt.flags.fill(0, 0, count);
+    // A router port needs an IP header after the Ethernet one; ARP (28 bytes) is shorter still than that.
+    const bridge = e.role === PortRole.BRIDGE;
+    const min = bridge ? Eth.HEADER_LEN : Eth.HEADER_LEN + Ipv4.HEADER_LEN;
+    const next = bridge ? L2_LEARN : IP_GATEWAY;
+    for (let k = 0; k < n; k++) {
+      const i = vec[k]!;
+      if (len[i]! < min) this.drop(i, Reason.truncated);
+      else this.to(next, i);
+    }
+  }
+
+  override info(i: number): string {
+    return `${this.rt.batch.len[i]} bytes on ${this.rt.ingress.name}`;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * tx: the per-port transmit queues. Stages append to a port's queue (taking a
+ * slot reference, so one frame can be queued on several ports); after each
+ * received batch every queue that holds entries is written with one call.
+ * What a port does not take is dropped and counted here, charged to that
+ * port: `link-down` while its link is down, else `tx-error`. A switch does not
+ * buffer without bound.
+ */
+import { Reason } from '../../packet/reasons.js';
+import { Stage } from '../stage.js';
+import { MAX_PORTS, type Runtime } from '../runtime.js';
+
+export class TxStage extends Stage {
+  readonly name = 'tx';
+  readonly nextNames = [] as const;
+  readonly reasons = [Reason['no-port'], Reason['tx-error'], Reason['link-down']];
+  /** Ports whose queue holds entries. */
+  private readonly dirty: number[] = [];
+  private readonly isDirty = new Uint8Array(MAX_PORTS);
+
+  constructor(rt: Runtime) {
+    super(rt);
+  }
+
+  /** Packets are queued by the other stages; nothing enters tx through a vector. */
+  run(): void {}
+
+  /** Queues a frame on a port; false (and counted no-port) when the port is gone. */
+  enqueue(port: number, slot: number, start: number, len: number): boolean {
+    const e = this.rt.ports[port];
+    if (e === undefined) {
+      this.dropCounts[Reason['no-port']]!++;
+      this.rt.dropOther(this.rt.ingress.id, Reason['no-port']);
+      return false;
+    }
+    this.push(port, slot, start, len);
+    return true;
+  }
+
+  /** Queues an encapsulated packet on its tunnel's underlay port, with the destination address and port. */
+  enqueueTunnel(ti: number, slot: number, start: number, len: number): boolean {
+    const rt = this.rt;
+    const tt = rt.tunnels;
+    const port = tt.port[ti]!;
+    if (port < 0 || rt.ports[port] === undefined) {
+      this.dropCounts[Reason['no-port']]!++;
+      rt.dropOther(rt.ingress.id, Reason['no-port']);
+      return false;
+    }
+    const r = tt.remote[ti]!;
+    const q = rt.ports[port]!.tx;
+    const i = this.push(port, slot, start, len);
+    const rw = rt.remotes.words;
+    const a = 4 * i;
+    q.addr[a] = rw[4 * r]!;
+    q.addr[a + 1] = rw[4 * r + 1]!;
+    q.addr[a + 2] = rw[4 * r + 2]!;
+    q.addr[a + 3] = rw[4 * r + 3]!;
+    q.peerPort[i] = tt.dstPort[ti]!;
+    const k = (r * 5 + tt.proto[ti]!) * 4;
+    rt.tunCounters[k]!++;
+    rt.tunCounters[k + 1]! += len;
+    return true;
+  }
+
+  /** Appends to a port's queue (writing it first when full); returns the entry index. */
+  private push(port: number, slot: number, start: number, len: number): number {
+    const q = this.rt.ports[port]!.tx;
+    if (this.isDirty[port] === 0) {
+      this.isDirty[port] = 1;
+      this.dirty.push(port);
+    }
+    if (q.count === q.capacity) this.flushPort(port);
+    this.rt.pool.retain(slot);
+    const i = q.count++;
+    q.slot[i] = slot;
+    q.start[i] = start;
+    q.len[i] = len;
+    this.packets++;
+    return i;
+  }
+
+  /** Writes every queue that holds entries. */
+  flush(): void {
+    const d = this.dirty;
+    for (let k = 0; k < d.length; k++) {
+      const p = d[k]!;
+      this.isDirty[p] = 0;
+      this.flushPort(p);
+    }
+    d.length = 0;
+  }
+
+  /** Writes a port's queue; what it does not take is dropped; slots are released. */
+  flushPort(port: number): void {
+    const e = this.rt.ports[port];
+    if (e === undefined) return;
+    const q = e.tx;
+    const n = q.count;
+    if (n === 0) return;
+    let sent = 0;
+    try {
+      sent = e.port.failed === undefined && !e.port.closed ? e.port.writeBatch(q, 0, n) : 0;
+    } catch (err) {
+      this.rt.onPortError(e, err);
+    }
+    let bytes = 0;
+    for (let i = 0; i < sent; i++) bytes += q.len[i]!;
+    e.txPackets += sent;
+    e.txBytes += bytes;
+    const cap = e.capTx;
+    if (cap !== null) for (let i = 0; i < sent; i++) for (const fn of cap) fn('tx', this.rt.u8, q.start[i]!, q.len[i]!);
+    if (sent < n) {
+      const reason = (e.port as { linkUp?: boolean }).linkUp === false ? Reason['link-down'] : Reason['tx-error'];
+      this.dropCounts[reason]! += n - sent;
+      this.rt.dropOther(port, reason, n - sent);
+    }
+    q.release();
+  }
+
+  /** Drops what a port has queued (the port is being removed). */
+  discard(port: number): void {
+    const e = this.rt.ports[port];
+    if (e !== undefined) e.tx.release();
+  }
+}
