@@ -33,6 +33,11 @@ export async function captureCommand(c: CtlClient, args: Record<string, unknown>
     }
   };
   const p = c.request('capture', args, (d) => {
+    if ((d as { listening?: string }).listening !== undefined) {
+      const h = d as { listening: string; direction: string; snaplen: number };
+      process.stderr.write(`capture: listening on ${h.listening} (${h.direction}), snaplen ${h.snaplen}; Ctrl-C stops\n`);
+      return;
+    }
     const f = d as CaptureFrame;
     const bytes = Buffer.from(f.data, 'base64');
     written++;

@@ -279,5 +279,7 @@ function capture(ctx: CtlContext, call: Call): Promise<unknown> {
   });
   call.onCancel(finish);
   sock.once('close', finish);
+  // The first item says the capture is on (tcpdump's "listening on"); frames follow.
+  call.data({ listening: port, direction, snaplen });
   return done;
 }

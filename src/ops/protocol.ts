@@ -35,7 +35,7 @@ export type Response =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: { code: string; message: string } };
 
-/** A captured frame as a stream item of `capture`. */
+/** A captured frame as a stream item of `capture` (after the first item, `{listening, direction, snaplen}`). */
 export interface CaptureFrame {
   dir: 'rx' | 'tx';
   /** Time: seconds and nanoseconds since the epoch. */

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Netns, skipWithoutNetns, waitExit, PACKAGE_DIR } from '../../src/util/netns.js';
 import { ping, sleep, until, run, noIpv6 } from '../../src/util/topo.js';
@@ -193,14 +193,21 @@ if (!skipWithoutNetns('vtep run with vtep ctl')) {
       }
       const [h1] = world().h as [Netns];
       h1.ip('neigh', 'replace', '10.0.0.3', 'lladdr', MAC(3), 'dev', 'vm1', 'nud', 'permanent');
-      const cap = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(VTEP)} ctl --socket ${JSON.stringify(world().sock)} capture vm1 --direction rx -c 5 -w - | tshark -r - -T fields -e icmp.type -e icmp.seq`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const done = waitExit(cap, 30_000);
-      await sleep(700);
+      // A shell pipe, as a user types it (tshark refuses a socket as its standard input).
+      const errFile = path.join(world().dir, 'capture.err');
+      const q = (x: string): string => `'${x}'`;
+      const cmd = `timeout 40 ${q(process.execPath)} ${q(VTEP)} ctl --socket ${q(world().sock)} capture vm1 --direction rx -c 5 -w - 2>${q(errFile)}`
+        + ' | timeout 50 tshark -r - -T fields -e icmp.type -e icmp.seq';
+      const cap = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = waitExit(cap, 60_000);
+      const capErr = (): string => (existsSync(errFile) ? readFileSync(errFile, 'utf8') : '');
+      assert.ok(await until(() => capErr().includes('listening on vm1'), 20_000), capErr());
       await run(h1, ['ping', '-n', '-c', '5', '-i', '0.2', '-W', '1', '10.0.0.3']);
       const r = await done;
-      assert.is(r.code, 0, r.stderr);
+      assert.is(r.code, 0, `${capErr()}${r.stderr}`);
       assert.equal(r.stdout.trim().split('\n'), ['8\t1', '8\t2', '8\t3', '8\t4', '8\t5']);
-      assert.match(r.stderr, /capture: 5 frames of vm1/);
+      const rStderr = capErr();
+      assert.match(rStderr, /capture: 5 frames of vm1/);
     });
 
     test('a capture reader that stops reading: drops counted, the switch forwards on', async () => {
@@ -209,17 +216,26 @@ if (!skipWithoutNetns('vtep run with vtep ctl')) {
       await new Promise((r) => raw.once('connect', r));
       raw.pause();
       raw.write('{"id":1,"cmd":"capture","args":{"port":"vm1"}}\n');
+      await sleep(500);
       const flood = await run(h1, ['ping', '-n', '-f', '-c', '20000', '-s', '1400', '10.0.0.3'], 60_000);
       assert.match(flood.stdout, /20000 packets transmitted, 20000 received/, flood.stdout);
       raw.resume();
       raw.write('{"id":2,"cmd":"cancel","args":{"id":1}}\n');
       let text = '';
-      await new Promise<void>((resolve) => raw.on('data', (d) => {
-        text += String(d);
-        if (text.includes('"id":1,"ok":true')) resolve();
-      }));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 20_000);
+        raw.on('data', (d) => {
+          text += String(d);
+          if (text.includes('"id":1,"ok":true')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
       raw.destroy();
-      const fin = JSON.parse(text.split('\n').find((l) => l.startsWith('{"id":1,"ok":true'))!) as { result: { seen: number; dropped: number } };
+      const finLine = text.split('\n').find((l) => l.startsWith('{"id":1,"ok":true'));
+      assert.ok(finLine !== undefined, `the capture's final line: ${text.slice(-300)}`);
+      const fin = JSON.parse(finLine!) as { result: { seen: number; dropped: number } };
       assert.ok(fin.result.seen >= 40000, JSON.stringify(fin.result));
       assert.ok(fin.result.dropped > 0, 'the stalled reader lost frames');
     });

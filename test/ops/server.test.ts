@@ -232,6 +232,7 @@ test('capture: frames in order with direction and length; -c ends it; closing th
     for (let i = 0; i < 5; i++) s.dp.feed('vm1', i % 2 === 0 ? 'rx' : 'tx', new Uint8Array(60 + i).fill(i));
     const r = await p;
     assert.equal(r, { frames: 3, seen: 3, dropped: 0 });
+    assert.equal(got.shift(), { listening: 'vm1', direction: 'both', snaplen: 65535 } as never);
     assert.equal(got.map((f) => [f.dir, f.len, Buffer.from(f.data, 'base64')[0]]), [['rx', 60, 0], ['tx', 61, 1], ['rx', 62, 2]]);
     assert.is(s.dp.captures.size, 0);
     // rx only; a client that goes away ends the capture on the server.
@@ -278,7 +279,7 @@ test('capture: a reader that does not read loses frames, counted; the feeding si
     assert.is(final.result.seen, 40000);
     assert.ok(final.result.dropped > 0, 'frames were dropped');
     assert.is(final.result.frames + final.result.dropped, 40000);
-    const lines = text.split('\n').filter((l) => l.startsWith('{"id":1,"data"')).length;
+    const lines = text.split('\n').filter((l) => l.startsWith('{"id":1,"data":{"dir"')).length;
     assert.is(lines, final.result.frames);
   } finally {
     await s.close();
@@ -369,11 +370,11 @@ test('vtep ctl capture -w FILE: a pcapng with the frames, direction flags, and t
   try {
     const file = path.join(s.dir, 'cap.pcapng');
     const run = vtep('ctl', '--socket', s.sock, 'capture', 'vm1', '-w', file, '-c', '4');
-    for (let i = 0; i < 50 && s.dp.captures.size === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && s.dp.captures.size === 0; i++) await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 4; i++) s.dp.feed('vm1', i < 2 ? 'rx' : 'tx', new Uint8Array(64).fill(i + 1));
     const r = await run;
     assert.is(r.status, 0, r.stderr);
-    assert.is(r.stderr, `capture: 4 frames of vm1 written to ${file}\n`);
+    assert.is(r.stderr, `capture: listening on vm1 (both), snaplen 65535; Ctrl-C stops\ncapture: 4 frames of vm1 written to ${file}\n`);
     const { readFileSync } = await import('node:fs');
     const recs: [number, number][] = [];
     for (const rec of readCaptureBuffer(readFileSync(file))) recs.push([rec.data[0]!, rec.data.length]);
