@@ -149,6 +149,21 @@ if (!skipWithoutNetns('vtep run with vtep ctl')) {
       assert.match(ctlOk(world(), 'show'), /\nvm3\s+tap\s+bridge\s+vxlan-42\s+up/);
     });
 
+    test('trace N: the next packets\' paths through the stages; stats shows ports and stages', async () => {
+      const [h1] = world().h as [Netns];
+      const tr = spawn(process.execPath, [VTEP, 'ctl', '--socket', world().sock, 'trace', '2', '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = waitExit(tr, 40_000);
+      await sleep(1500);
+      await run(h1, ['ping', '-n', '-c', '3', '-i', '0.3', '-W', '1', '10.0.0.2']);
+      const r = await done;
+      assert.is(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^packet 1: \d+ bytes in on (vm1|vm2)\n  port-input/, r.stdout);
+      assert.match(r.stdout, /\npacket 2: /);
+      const st = ctlOk(world(), 'stats');
+      assert.match(st, /^PORT\s+ROLE\s+RX PKTS/);
+      assert.match(st, /\nSTAGE\s+COUNTER\s+VALUE\n/);
+    });
+
     test('route add steers, route del stops traffic', async () => {
       const [, , , h4, h5] = world().h as [Netns, Netns, Netns, Netns, Netns];
       h5.ip('addr', 'add', '10.9.0.5/32', 'dev', 'lo');
