@@ -9,7 +9,7 @@
  * Names (docs/ctl.md lists them with their labels):
  *   vtep_port_{rx,tx}_{packets,bytes}_total, vtep_port_drops_total, vtep_port_up
  *   vtep_tunnel_{rx,tx}_{packets,bytes}_total{encap,remote}
- *   vtep_drops_total{reason}, vtep_stage_events_total{stage,counter}
+ *   vtep_drops_total{reason}, vtep_stage_{packets,drops,next}_total{stage,...}
  *   vtep_fdb_*, vtep_arp_*, vtep_routes{vrf}, vtep_pool_*, process_*
  */
 import http from 'node:http';
@@ -82,18 +82,7 @@ export function renderMetrics(s: StatsLike, src: MetricsSources = {}): string {
   t.family('vtep_drops_total', 'counter', 'Packets dropped, by reason.');
   for (const [reason, n] of Object.entries(s.drops)) t.sample('vtep_drops_total', `reason="${labelValue(reason)}"`, n);
 
-  if (s.nodes !== undefined) {
-    t.family('vtep_stage_events_total', 'counter', 'Counters of each pipeline stage.');
-    for (const [stage, counters] of Object.entries(s.nodes)) {
-      const st = `stage="${labelValue(stage)}"`;
-      for (const [k, v] of Object.entries(counters)) {
-        if (typeof v === 'number') t.sample('vtep_stage_events_total', `${st},counter="${labelValue(k)}"`, v);
-        else if (v !== null && typeof v === 'object') {
-          for (const [k2, v2] of Object.entries(v)) if (typeof v2 === 'number') t.sample('vtep_stage_events_total', `${st},counter="${labelValue(`${k}.${k2}`)}"`, v2);
-        }
-      }
-    }
-  }
+  if (s.nodes !== undefined) stageMetrics(t, s.nodes);
 
   t.family('vtep_fdb_entries', 'gauge', 'MAC entries in all FDBs (static and learned).').sample('vtep_fdb_entries', '', s.fdb.entries);
   t.family('vtep_fdb_learned_total', 'counter', 'MACs learned.').sample('vtep_fdb_learned_total', '', s.fdb.learned);
@@ -123,6 +112,42 @@ export function renderMetrics(s: StatsLike, src: MetricsSources = {}): string {
   t.family('process_start_time_seconds', 'gauge', 'Start time of the process since the epoch in seconds.').sample('process_start_time_seconds', '', START_SECONDS);
   t.out.push('');
   return t.out.join('\n');
+}
+
+/**
+ * Per-stage counters from stats().nodes: `{ packets, drops: { reason: n }, next: { stage: n } }`
+ * per stage become vtep_stage_packets_total{stage}, vtep_stage_drops_total{stage,reason} and
+ * vtep_stage_next_total{stage,next}; any other number a stage reports goes to
+ * vtep_stage_events_total{stage,counter}.
+ */
+function stageMetrics(t: Text, nodes: NonNullable<StatsLike['nodes']>): void {
+  const packets: [string, number][] = [];
+  const drops: [string, number][] = [];
+  const next: [string, number][] = [];
+  const other: [string, number][] = [];
+  for (const [stage, counters] of Object.entries(nodes)) {
+    const st = `stage="${labelValue(stage)}"`;
+    for (const [k, v] of Object.entries(counters)) {
+      if (typeof v === 'number') {
+        if (k === 'packets') packets.push([st, v]);
+        else other.push([`${st},counter="${labelValue(k)}"`, v]);
+      } else if (v !== null && typeof v === 'object') {
+        const into = k === 'drops' ? drops : k === 'next' ? next : other;
+        const label = k === 'drops' ? 'reason' : k === 'next' ? 'next' : 'counter';
+        for (const [k2, v2] of Object.entries(v)) {
+          if (typeof v2 === 'number') into.push([`${st},${label}="${labelValue(into === other ? `${k}.${k2}` : k2)}"`, v2]);
+        }
+      }
+    }
+  }
+  const family = (name: string, help: string, rows: [string, number][]): void => {
+    t.family(name, 'counter', help);
+    for (const [labels, v] of rows) t.sample(name, labels, v);
+  };
+  family('vtep_stage_packets_total', 'Packets each pipeline stage processed.', packets);
+  family('vtep_stage_drops_total', 'Packets a stage dropped, by reason.', drops);
+  family('vtep_stage_next_total', 'Packets a stage passed to each next stage.', next);
+  if (other.length > 0) family('vtep_stage_events_total', 'Other counters of a stage.', other);
 }
 
 /** The HTTP listener: GET /metrics, nothing else. */

@@ -39,17 +39,24 @@ test('renderMetrics: per-port, per-tunnel, per-reason counters, table sizes, poo
     '# TYPE process_cpu_seconds_total counter',
   ]) assert.ok(sample(t, l), l);
   assert.match(t, /\nprocess_resident_memory_bytes \d+\n/);
-  assert.not.match(t, /vtep_stage_events_total/, 'no stages until the dataplane has them');
+  assert.not.match(t, /vtep_stage_/, 'no stages until the dataplane has them');
   assert.ok(t.endsWith('\n'));
 });
 
-test('renderMetrics: stage counters when stats() has nodes (numbers and one nested level)', () => {
+test('renderMetrics: stage counters when stats() has nodes (packets, drops by reason, next stages, others)', () => {
   const dp = fake();
-  dp.nodes = { 'l2-learn': { packets: 9, errors: { 'mac-move': 2 } }, 'ip4-lookup': { packets: 4 } };
+  dp.nodes = {
+    'l2-learn': { packets: 9, drops: { 'mac-limit': 2 }, next: { 'l2-fwd': 7 } },
+    'ip-route': { packets: 4, drops: {}, next: {}, held: 1 },
+  };
   const t = renderMetrics(dp.stats());
-  assert.ok(sample(t, 'vtep_stage_events_total{stage="l2-learn",counter="packets"} 9'));
-  assert.ok(sample(t, 'vtep_stage_events_total{stage="l2-learn",counter="errors.mac-move"} 2'));
-  assert.ok(sample(t, 'vtep_stage_events_total{stage="ip4-lookup",counter="packets"} 4'));
+  for (const l of [
+    'vtep_stage_packets_total{stage="l2-learn"} 9',
+    'vtep_stage_drops_total{stage="l2-learn",reason="mac-limit"} 2',
+    'vtep_stage_next_total{stage="l2-learn",next="l2-fwd"} 7',
+    'vtep_stage_packets_total{stage="ip-route"} 4',
+    'vtep_stage_events_total{stage="ip-route",counter="held"} 1',
+  ]) assert.ok(sample(t, l), l);
   assert.not.match(t, /vtep_port_up/, 'link state only with the tables');
 });
 
@@ -60,7 +67,7 @@ test('label values are escaped', () => {
 
 test('the listener: GET /metrics on loopback, 404 elsewhere; promtool check metrics passes', async () => {
   const dp = fake();
-  dp.nodes = { 'l2-fwd': { packets: 1 } };
+  dp.nodes = { 'l2-fwd': { packets: 1, drops: { 'no-port': 1 }, next: { tx: 3 } }, x: { packets: 0, other: 2 } };
   const m = await MetricsServer.listen('127.0.0.1', 0, () => renderMetrics(dp.stats(), { tables: dp }));
   try {
     const r = await fetch(`http://${m.address}/metrics`);
