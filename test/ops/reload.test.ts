@@ -70,6 +70,18 @@ test('a bridge whose options change is removed and added again with its ports an
   ]);
 });
 
+test('named bridges: the name is the identity; a renamed bridge, or a new VNI under one name, is re-created', () => {
+  const a = clone(base());
+  (a.bridges[1] as Json).name = 'tenant-b';
+  const renamed = clone(a);
+  (renamed.bridges[1] as Json).name = 'tenant-c';
+  assert.equal(texts(configDiff(cfg(a), cfg(renamed))), ['port del vm3', 'bridge del tenant-b', 'bridge add tenant-c', 'port add vm3 bridge tenant-c']);
+  const revni = clone(a);
+  (revni.bridges[1] as Json).vni = 45;
+  assert.equal(texts(configDiff(cfg(a), cfg(revni))), ['port del vm3', 'bridge del tenant-b', 'bridge add tenant-b', 'port add vm3 bridge tenant-b']);
+  assert.equal(configDiff(cfg(a), cfg(clone(a))), []);
+});
+
 test('a port whose settings change is re-added, and so is a static FDB entry toward it', () => {
   const n = clone(base());
   ((n.bridges[0] as Json).ports as Json[])[0] = { tap: 'vm1', mtu: 9000 };
