@@ -48,6 +48,7 @@ import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { fromConfig } from '../src/dataplane/fromconfig.js';
+import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
 import type { Batch } from '../src/packet/batch.js';
 import { Netns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
@@ -254,7 +255,7 @@ function row(name: string, unit: string, xs: Sample[], base?: { name: string; xs
 }
 
 /** The vtep world's vSwitch config. */
-function vtepConfig(w: World): object {
+function vtepConfig(w: World): VswitchConfigInput {
   return {
     underlay: { address: LOCAL, netns: w.nsA.name },
     bridges: [{

@@ -46,6 +46,9 @@ export class SinkPort extends EventEmitter implements Port {
   get failed(): undefined {
     return undefined;
   }
+  get linkUp(): boolean {
+    return true;
+  }
   close(): void {}
 }
 

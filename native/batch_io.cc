@@ -10,7 +10,8 @@
 // to one packet (EMSGSIZE, EINVAL, EHOSTUNREACH, ...) drops that packet
 // (counted, errno kept) and goes on; anything else (EBADF, ENXIO, EBADFD,
 // ENODEV, EIO, ENETDOWN, ...) stops the call and is reported in
-// st[kStopErrno] for TypeScript to turn into an 'error' event.
+// st[kStopErrno] for TypeScript to turn into an 'error' event (or, for EIO
+// on a TAP write, a link that is down).
 // Calls return the number of entries consumed (sent or dropped) or read.
 //
 // UDP GSO (mode flag kSendGso): a run of consecutive entries to the same

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer (and UBSan) into build/asan/ and runs
-# the native I/O tests (dist/test/io) against it, with the ASan runtime
-# preloaded into node. Not part of `npm test` (about a minute); run it by hand
-# or in a nightly job:  scripts/asan.sh [uvu path pattern, default the io tests]
+# the native I/O tests (dist/test/io) and the dataplane namespace tests
+# (dist/test/e2e) against it, with the ASan runtime preloaded into node. Not
+# part of `npm test` (a few minutes); run it by hand or in a nightly job:
+#   scripts/asan.sh [uvu path pattern, default the io and e2e tests]
 #
 # The sanitized addon is loaded through VTEP_ADDON (src/io/native.ts). Leak
 # detection is off: node itself does not free everything at exit, and
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pattern="${1:-io/.*\\.test\\.js$}"
+pattern="${1:-(io|e2e)/.*\\.test\\.js$}"
 out=build/asan
 mkdir -p "$out"
 
@@ -47,9 +48,13 @@ echo "asan: running dist/test '$pattern' with $asan_rt"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=86:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 set +e
-# Only node gets the runtime: the tests' children (ip, tshark, ping) must not.
+# Only this node gets the runtime and the sanitized addon: the tests' children
+# (ip, tshark, and `vtep run`, a node that would load the addon without the
+# runtime) must not. So the preload loads the addon first (the module cache
+# keeps it for the tests), then takes both variables out of the environment.
+preload="data:text/javascript,const m = await import('file://$PWD/dist/src/io/native.js'); m.native(); delete process.env.LD_PRELOAD; delete process.env.VTEP_ADDON;"
 VTEP_ADDON="$out/vtep.node" LD_PRELOAD="$asan_rt" \
-  node --import 'data:text/javascript,delete process.env.LD_PRELOAD' node_modules/uvu/bin.js dist/test "$pattern"
+  node --import "$preload" node_modules/uvu/bin.js dist/test "$pattern"
 rc=$?
 set -e
 echo "asan: done in $(( $(date +%s) - start )) s, exit $rc"

@@ -1,6 +1,6 @@
 /** What the subcommands share: usage errors (one line, exit 2), option parsing, output. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { VtepError } from '../errors.js';
+import { VtepError, shortText } from '../errors.js';
 
 /** Exit codes: 0 done, 1 failed at run time (unreadable or corrupt input), 2 bad usage or config. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -32,7 +32,7 @@ export function parse<O extends Options>(cmd: string, args: string[], options: O
 export function intOpt(cmd: string, name: string, v: unknown, min: number, max: number, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
   const n = typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`vtep ${cmd}: --${name} ${String(v)} is not an integer in ${min}..${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`vtep ${cmd}: --${name} ${shortText(String(v))} is not an integer in ${min}..${max}`);
   return n;
 }
 

@@ -16,6 +16,7 @@ import type { TunnelProtoName } from '../tunnel/tunnel.js';
 import { Netns, veth, canUseNetns } from '../util/netns.js';
 import { kernelVtep, hostOnBridge, attachTap, ping, kernelVxlanFdb } from '../util/topo.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
+import { shortText } from '../errors.js';
 
 export const DEMO_HELP = `Usage: vtep demo [-o UNDERLAY.pcap] [--count N] [--netns]
 
@@ -45,7 +46,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       console.log(DEMO_HELP);
       return Exit.OK;
     }
-    if (positionals.length > 0) throw new UsageError(`vtep demo: unexpected argument ${positionals[0]}`);
+    if (positionals.length > 0) throw new UsageError(`vtep demo: unexpected argument ${shortText(positionals[0]!)}`);
     const count = intOpt('demo', 'count', v.count, 1, 1000, 3)!;
     if (v.netns) return netnsDemo(count);
     const out = strOpt(v.output) ?? 'vtep-demo.pcap';

@@ -4,6 +4,7 @@ import { Tunnel, type TunnelOptions, type TunnelProtoName } from '../tunnel/tunn
 import { encapInPlace } from '../tunnel/encap.js';
 import { VtepError } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
+import { shortText } from '../errors.js';
 
 export const ENCAP_HELP = `Usage: vtep encap --proto vxlan|gre|mplsoudp|mplsogre [--vni N | --key N | --label N]
                   --src IP --dst IP --src-mac MAC --dst-mac MAC [--ttl N] [--tos N]
@@ -45,7 +46,7 @@ export async function encapCommand(args: string[]): Promise<number> {
     }
     const proto = strOpt(v.proto);
     if (proto === undefined) throw new UsageError('vtep encap: --proto is required (vxlan, gre, mplsoudp or mplsogre)');
-    if (!['vxlan', 'gre', 'mplsoudp', 'mplsogre'].includes(proto)) throw new UsageError(`vtep encap: --proto ${proto} is not one of vxlan, gre, mplsoudp, mplsogre`);
+    if (!['vxlan', 'gre', 'mplsoudp', 'mplsogre'].includes(proto)) throw new UsageError(`vtep encap: --proto ${shortText(proto)} is not one of vxlan, gre, mplsoudp, mplsogre`);
     const idName = proto === 'vxlan' ? 'vni' : proto === 'gre' ? 'key' : 'label';
     for (const other of ['vni', 'key', 'label'].filter((n) => n !== idName)) {
       if (v[other] !== undefined) throw new UsageError(`vtep encap: --${other} does not go with --proto ${proto} (use --${idName})`);

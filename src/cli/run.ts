@@ -4,7 +4,7 @@ import { fromConfig, socketsNeeded } from '../dataplane/fromconfig.js';
 import { parseVswitchConfig, type TapConfig, type VswitchConfig } from '../dataplane/config.js';
 import { TapDevice } from '../io/tap.js';
 import { netnsPath } from '../io/port.js';
-import { VtepError } from '../errors.js';
+import { VtepError, shortText } from '../errors.js';
 import { CtlServer } from '../ops/server.js';
 import { MetricsServer, renderMetrics } from '../ops/metrics.js';
 import { configDiff, applyOps, opText } from '../ops/reload.js';
@@ -32,7 +32,9 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
   "metrics"       serve Prometheus text at http://LISTEN/metrics (no listener without it)
 
 Counters are printed as one JSON line on standard output every
---stats-interval seconds and on SIGUSR1. SIGHUP (or 'vtep ctl reload')
+--stats-interval seconds and on SIGUSR1 (with per-stage counters under
+"nodes"). SIGUSR2 traces the next 20 packets through the pipeline stages
+and prints their paths as one JSON line (within 10 seconds). SIGHUP (or 'vtep ctl reload')
 re-reads the config and applies the difference: ports, bridges, VRFs, routes,
 FDB and ARP entries added or removed; what did not change keeps running with
 its learned MACs. A bad file is refused and nothing changes. SIGINT and
@@ -104,7 +106,7 @@ export async function runCommand(args: string[]): Promise<number> {
       console.log(RUN_HELP);
       return Exit.OK;
     }
-    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${positionals[0]}`);
+    if (positionals.length > 0) throw new UsageError(`vtep run: unexpected argument ${shortText(positionals[0]!)}`);
     const path = strOpt(v.config);
     if (path === undefined) throw new UsageError('vtep run: --config VSWITCH.json is required');
     const interval = intOpt('run', 'stats-interval', v['stats-interval'], 1, 86400);
@@ -117,6 +119,8 @@ export async function runCommand(args: string[]): Promise<number> {
     let metrics: MetricsServer | undefined;
     try {
       dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
+      dp.on('link-down', ({ port }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
+      dp.on('link-up', ({ port }) => console.error(`vtep run: port ${port}: link up`));
       dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
       dp.start();
       const scrape = (): string => renderMetrics(target.stats(), missingFacade(dp).length === 0 ? { tables: target } : {});
@@ -158,7 +162,7 @@ export async function runCommand(args: string[]): Promise<number> {
       const ports = Object.keys(dp.stats().ports);
       const missing = missingFacade(dp);
       if (missing.length > 0) console.error(`vtep run: the dataplane lacks ${missing.join(', ')}: ctl commands that need them answer ERR_UNSUPPORTED`);
-      console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); control socket ${ctl.path}; SIGUSR1 prints counters, SIGHUP reloads`);
+      console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); control socket ${ctl.path}; SIGUSR1 prints counters, SIGUSR2 a trace, SIGHUP reloads`);
       const print = (): void => {
         console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
       };
@@ -166,7 +170,11 @@ export async function runCommand(args: string[]): Promise<number> {
       const onHup = (): void => {
         reloadLogged().catch(() => undefined);
       };
+      const trace = (): void => {
+        void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
+      };
       process.on('SIGUSR1', print);
+      process.on('SIGUSR2', trace);
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
         const onSig = (sig: string): void => {
@@ -178,6 +186,7 @@ export async function runCommand(args: string[]): Promise<number> {
       });
       if (timer !== undefined) clearInterval(timer);
       process.off('SIGUSR1', print);
+      process.off('SIGUSR2', trace);
       process.off('SIGHUP', onHup);
     } finally {
       await ctl?.close();

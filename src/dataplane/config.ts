@@ -12,7 +12,7 @@
  *                 "routes": [ { "prefix": "10.2.0.0/16", "remote": "198.18.0.3",
  *                               "encap": "mplsoudp", "label": 200 } ] } ] }
  */
-import { invalidConfig, describe, VtepError } from '../errors.js';
+import { invalidConfig, describe, shortText, VtepError } from '../errors.js';
 import { ipFamily, parseCidr, parseMac, type Cidr } from '../util/addr.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
@@ -101,6 +101,8 @@ export interface UnderlayConfig {
   peers: string[] | undefined;
   udp6ZeroChecksumRx: boolean;
   ttl: number;
+  /** The underlay's MTU (outer IP packet). */
+  mtu: number;
 }
 
 /** The Prometheus endpoint of `vtep run`. */
@@ -171,7 +173,7 @@ function cidr(path: string, v: unknown, allowHost: boolean): Cidr {
 }
 function onlyKeys(path: string, o: Obj, keys: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (!keys.includes(k)) throw invalidConfig(`${path}.${k}`.replace(/^\./, ''), o[k], `a known field (${path || 'top level'} takes ${keys.join(', ')})`);
+    if (!keys.includes(k)) throw invalidConfig(`${path}.${shortText(k)}`.replace(/^\./, ''), o[k], `a known field (${path || 'top level'} takes ${keys.join(', ')})`);
   }
 }
 
@@ -237,7 +239,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
   onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'metrics']);
   const u = obj('underlay', top.underlay);
-  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl']);
+  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
   const underlay: UnderlayConfig = {
     address: ip('underlay.address', u.address),
     vxlanPort: u.vxlanPort === undefined ? 4789 : int('underlay.vxlanPort', u.vxlanPort, 1, 65535),
@@ -247,6 +249,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     peers: u.peers === undefined ? undefined : arr('underlay.peers', u.peers).map((p, i) => ip(`underlay.peers[${i}]`, p)),
     udp6ZeroChecksumRx: bool('underlay.udp6ZeroChecksumRx', u.udp6ZeroChecksumRx, false),
     ttl: u.ttl === undefined ? 64 : int('underlay.ttl', u.ttl, 1, 255),
+    mtu: u.mtu === undefined ? 1500 : int('underlay.mtu', u.mtu, 1280, 65535),
   };
   if (underlay.vxlanPort === underlay.mplsPort) throw invalidConfig('underlay.mplsPort', underlay.mplsPort, `a port other than underlay.vxlanPort ${underlay.vxlanPort}`);
   const family = ipFamily(underlay.address);
@@ -306,7 +309,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
         entry.remote = ip(`${p}.remote`, x.remote);
         sameFamily(`${p}.remote`, entry.remote);
       } else {
-        if (typeof x.port !== 'string' || !portNames.has(x.port)) throw invalidConfig(`${p}.port`, x.port, `a port of this bridge (${[...portNames].join(', ') || 'none'})`);
+        if (typeof x.port !== 'string' || !portNames.has(x.port)) throw invalidConfig(`${p}.port`, x.port, `a port of bridge ${name}`);
         entry.port = x.port;
       }
       return entry;

@@ -82,7 +82,7 @@ export abstract class ControlState extends EventEmitter {
     this.tenants.bind(proto, id, index, 'ethernet', `bridge ${name}`);
     const b: BridgeEntry = {
       index, name, proto, id, ports: [], arpSuppress: o.arpSuppress ?? true, learn: o.learn ?? true, macLimit: o.macLimit,
-      neigh: new NeighborTable(), tunnelOf: new Int32Array(this.rt.remotes.capacity).fill(-1),
+      neigh: new NeighborTable(), tunnelOf: new Int32Array(this.rt.remotes.capacity).fill(-1), icmpTokens: Infinity, icmpAt: this.rt.clock(),
     };
     this.rt.bridges.push(b);
     this.bridgeByName.set(name, index);

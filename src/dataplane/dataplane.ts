@@ -13,10 +13,11 @@
  * sockets from a config is fromconfig.ts's business, not this file's.
  */
 import { EventEmitter } from 'node:events';
-import { VtepError, invalidArg, checkInt } from '../errors.js';
+import { VtepError, invalidArg, checkInt, describe } from '../errors.js';
 import { PacketPool, type PoolOptions } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { reasonCountsObject } from '../packet/reasons.js';
+import { Eth } from '../wire/ethernet.js';
 import { parseIp, parseMac, type IpAddr } from '../util/addr.js';
 import { PROTO_NAMES } from '../tunnel/protos.js';
 import { Decapsulator, type DecapConfig } from '../tunnel/decap.js';
@@ -62,7 +63,7 @@ export interface DataplaneOptions {
   clock?: () => number;
   /** Remote VTEPs at most. Default 4096. */
   maxRemotes?: number;
-  /** Bounds of the packets held for neighbor resolution. */
+  /** Bounds of the packets held for neighbor resolution. Default total: 1,024 or a quarter of the pool, whichever is less. */
   held?: HeldLimits;
   /** ICMP error rate limit per VRF. */
   icmp?: IcmpLimits;
@@ -86,6 +87,8 @@ export interface UnderlayOptions {
   udp6ZeroChecksumRx?: boolean;
   /** Outer TTL / hop limit. Default 64. */
   ttl?: number;
+  /** The underlay's MTU, the largest outer IP packet: larger ones are answered with ICMP (DF, IPv6) or dropped (too-big). Default 1500. */
+  mtu?: number;
   /**
    * Frame mode: one port carries whole underlay frames (a memory wire, a pcap,
    * AF_PACKET), with these outer MACs. Without it, the underlay is sockets:
@@ -147,7 +150,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
       pool, fdb, remotes, decap, clock,
       nexthops: new NextHops({ remotes }),
       tunnels: new TunnelTable(remotes),
-      held: new HeldQueue(options.held),
+      // Held packets may take at most a quarter of the pool by default, whatever its size.
+      held: new HeldQueue({ total: Math.min(1024, pool.slots >>> 2), ...options.held }),
       capacity: Math.max(batchSize, 256),
     });
     super(rt, new Vrfs(), new TenantMap(decap));
@@ -187,6 +191,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.rt.underlay = {
       address, vxlanPort, mplsPort,
       ttl: checkInt('ttl', o.ttl ?? 64, 1, 255),
+      mtu: checkInt('mtu', o.mtu ?? 1500, 1280, 65535),
       framePort: -1,
       mac: o.mac === undefined ? 0x020000000001 : macArg('mac', o.mac),
       nextHopMac: o.nextHopMac === undefined ? 0xffffffffffff : macArg('nextHopMac', o.nextHopMac),
@@ -274,7 +279,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
 
   protected attach(port: Port, role: number, owner: number, owned: boolean): number {
     if (port === null || typeof port !== 'object' || typeof port.readBatch !== 'function') throw invalidArg('port', port, 'a Port');
-    if (this.byName.has(port.name)) throw new VtepError('ERR_EXISTS', `port: ${JSON.stringify(port.name)} is already attached`);
+    if (this.byName.has(port.name)) throw new VtepError('ERR_EXISTS', `port: ${describe(port.name)} is already attached`);
     const ports = this.rt.ports;
     // Ids are not reused while anything could still name the old port: a new port takes a fresh id.
     const id = this.nextPortId;
@@ -421,7 +426,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       rt.ingress = e;
       rt.now = now;
       rt.owner[i] = v !== undefined ? v.owner : e.owner;
-      rt.l3[i] = h.start[r]! + 14;
+      rt.l3[i] = h.start[r]! + Eth.HEADER_LEN;
       rt.out[i] = IcmpWhy.HOST;
       rt.flags[i] = 0;
       rt.remote[i] = -1;
@@ -490,7 +495,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** Port id by name (or id). */
   portId(idOrName: number | string): number {
     const id = typeof idOrName === 'number' ? idOrName : this.byName.get(idOrName);
-    if (id === undefined || this.rt.ports[id] === undefined) throw new VtepError('ERR_NOT_FOUND', `port: ${JSON.stringify(idOrName)} is not a port of this dataplane`);
+    if (id === undefined || this.rt.ports[id] === undefined) throw new VtepError('ERR_NOT_FOUND', `port: ${describe(idOrName)} is not a port of this dataplane`);
     return id;
   }
 

@@ -18,18 +18,19 @@ import { RawIpSocket } from '../io/raw.js';
 import { Dataplane, type DataplaneOptions, type UnderlayOptions } from './dataplane.js';
 import { parseVswitchConfig, isVswitchConfig, type VswitchConfig, type TapConfig } from './config.js';
 import type { BridgeOptions, RouteNextHop, VrfPortOptions } from './api.js';
+import type { VswitchConfigInput } from './config-types.js';
 
 /**
  * Builds a dataplane from a config (raw JSON or parsed). If anything fails,
  * whatever was opened is closed again and the error is thrown
  * (ERR_INVALID_CONFIG for the config, ERR_NATIVE for the system).
  */
-export function fromConfig(input: unknown, options: DataplaneOptions = {}): Dataplane {
+export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: DataplaneOptions = {}): Dataplane {
   const c: VswitchConfig = isVswitchConfig(input) ? input : parseVswitchConfig(input);
   const dp = new Dataplane({ ...options, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
   try {
     const u = c.underlay;
-    const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl };
+    const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };
     if (u.peers !== undefined) uo.peers = u.peers;
     at('underlay', () => dp.setUnderlay(uo));
     const needs = socketsNeeded(c);

@@ -32,6 +32,8 @@ export const UnderlayDepth = { FRAME: 0, UDP: 1, RAW4: 2, RAW6: 3 } as const;
 export const PktFlag = {
   /** Made by us (an ICMP error): routing does not decrement its TTL. */
   LOCAL: 1,
+  /** Bridged (L2): an ICMP error about it is answered at L2, from its destination (see icmp-error). */
+  BRIDGED: 2,
 } as const;
 
 export const MAX_PORTS = 4096;
@@ -80,6 +82,9 @@ export interface BridgeEntry {
   neigh: NeighborTable;
   /** Tunnel index per remote index, -1 until first used. */
   tunnelOf: Int32Array;
+  /** ICMP "too big" rate limiter (see icmp-error). */
+  icmpTokens: number;
+  icmpAt: number;
 }
 
 export interface VrfEntry {
@@ -103,6 +108,8 @@ export interface VrfEntry {
 export interface UnderlayState {
   address: IpAddr;
   ttl: number;
+  /** Largest outer IP packet. */
+  mtu: number;
   vxlanPort: number;
   mplsPort: number;
   framePort: number;
@@ -153,13 +160,15 @@ export class Runtime {
   /** Clock at the start of the batch (one read per batch). */
   now = 0;
   /** Per packet: bridge or VRF index; remote index it came from (-1 local); stage-specific output; IP header offset; flags. */
-  owner: Int32Array;
-  remote: Int32Array;
-  out: Int32Array;
-  l3: Uint32Array;
-  flags: Uint8Array;
+  owner!: Int32Array;
+  remote!: Int32Array;
+  out!: Int32Array;
+  l3!: Uint32Array;
+  flags!: Uint8Array;
+  /** Per packet: the usable MTU an ICMP "too big" reports. */
+  icmpMtu!: Uint16Array;
   /** Per packet: trace record number (0 = not traced); `tracing` is true while a traced batch is in flight. */
-  traceId: Int32Array;
+  traceId!: Int32Array;
   tracing = false;
   /** Per stage: its input vector (indexes into the batch) and how many it holds (see stage.ts). */
   vecs: Uint16Array[] = [];
@@ -180,13 +189,7 @@ export class Runtime {
     this.tunCounters = new Float64Array(o.remotes.capacity * 5 * 4);
     this.nhMac = new Float64Array(o.nexthops.capacity);
     this.nhTunnel = new Int32Array(o.nexthops.capacity).fill(-1);
-    const n = o.capacity;
-    this.owner = new Int32Array(n);
-    this.remote = new Int32Array(n);
-    this.out = new Int32Array(n);
-    this.l3 = new Uint32Array(n);
-    this.flags = new Uint8Array(n);
-    this.traceId = new Int32Array(n);
+    this.grow(o.capacity);
   }
 
   /** Per-packet arrays for batches of up to n packets. */
@@ -194,12 +197,14 @@ export class Runtime {
     return this.owner.length;
   }
 
+  /** (Re)allocates the per-packet arrays for batches of up to n packets. */
   grow(n: number): void {
     this.owner = new Int32Array(n);
     this.remote = new Int32Array(n);
     this.out = new Int32Array(n);
     this.l3 = new Uint32Array(n);
     this.flags = new Uint8Array(n);
+    this.icmpMtu = new Uint16Array(n);
     this.traceId = new Int32Array(n);
   }
 

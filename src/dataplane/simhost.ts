@@ -6,12 +6,12 @@
  * lives on the other end of the wire.
  */
 import { EventEmitter } from 'node:events';
-import { VtepError } from '../errors.js';
+import { VtepError, describe } from '../errors.js';
 import { PacketPool } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, readMac, writeMac } from '../util/addr.js';
 import { u16, u32, put16, put32 } from '../wire/bytes.js';
-import { Arp, ArpOp } from '../wire/arp.js';
+import { Arp, ArpOp, emitArp } from '../wire/arp.js';
 import { EtherType, Eth } from '../wire/ethernet.js';
 import { Ipv4 } from '../wire/ipv4.js';
 import { IpProto } from '../wire/ip.js';
@@ -63,7 +63,7 @@ export class SimHost extends EventEmitter {
     this.name = o.name;
     this.mac = typeof o.mac === 'string' ? parseMac(o.mac) : o.mac;
     const c = parseCidr(o.ip, 'ip', true);
-    if (c.family !== 4) throw new VtepError('ERR_INVALID_ARG', `ip: ${o.ip} is not an IPv4 address with a prefix length`);
+    if (c.family !== 4) throw new VtepError('ERR_INVALID_ARG', `ip: ${describe(o.ip)} is not an IPv4 address with a prefix length`);
     this.ip = c.words[0]!;
     this.prefix = c.length;
     this.gateway = o.gateway === undefined ? 0 : parseIPv4(o.gateway, 'gateway');
@@ -127,12 +127,7 @@ export class SimHost extends EventEmitter {
     writeMac(f, Eth.DST, 0xffffffffffff);
     writeMac(f, Eth.SRC, this.mac);
     put16(f, Eth.TYPE, EtherType.ARP);
-    const a = Eth.HEADER_LEN;
-    put32(f, a, 0x00010800);
-    put32(f, a + 4, 0x06040000 | ArpOp.REQUEST);
-    writeMac(f, a + Arp.SHA, this.mac);
-    put32(f, a + Arp.SPA, this.ip);
-    put32(f, a + Arp.TPA, ip);
+    emitArp({ op: ArpOp.REQUEST, senderMac: this.mac, senderIp: this.ip, targetMac: 0, targetIp: ip }, f, Eth.HEADER_LEN);
     this.transmit(f);
   }
 

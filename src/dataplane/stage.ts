@@ -17,8 +17,8 @@ import { REASON_COUNT, REASON_NAMES } from '../packet/reasons.js';
 import type { PacketTrace, TraceStep } from './api.js';
 import type { Runtime } from './runtime.js';
 
-/** Where a packet may leave the graph without being dropped: queued, held, or (icmp-error) nothing to send. */
-export const PSEUDO_NEXTS: ReadonlySet<string> = new Set(['tx', 'hold', 'rate-limited', 'not-sent']);
+/** Where a packet may leave the graph without being dropped: queued, held, taken in by the router (ARP/ND), or (icmp-error) nothing to send. */
+export const PSEUDO_NEXTS: ReadonlySet<string> = new Set(['tx', 'hold', 'rate-limited', 'not-sent', 'consumed']);
 
 export abstract class Stage {
   abstract readonly name: string;
@@ -34,6 +34,8 @@ export abstract class Stage {
   packets = 0;
   readonly dropCounts = new Float64Array(REASON_COUNT);
   nextCounts = new Float64Array(0);
+  /** The next stages' vector lengths before a run (see Graph.drain). */
+  before = new Int32Array(0);
 
   constructor(protected readonly rt: Runtime) {}
 
@@ -52,7 +54,7 @@ export abstract class Stage {
     const rt = this.rt;
     const t = this.nextIdx[k]!;
     rt.vecs[t]![rt.vn[t]!++] = i;
-    this.nextCounts[k]!++;
+    // nextCounts[k] for stage nexts is added per vector by the graph (what the target's vector grew by).
     if (rt.tracing && rt.traceId[i] !== 0) rt.graph.step(this, i, this.nextNames[k]!, 0);
   }
 
@@ -99,6 +101,7 @@ export class Graph {
         return t.index;
       });
       s.nextCounts = new Float64Array(s.nextNames.length);
+      s.before = new Int32Array(s.nextNames.length);
     }
     rt.vn = new Int32Array(stages.length);
     rt.vecs = stages.map(() => new Uint16Array(rt.capacity));
@@ -140,7 +143,13 @@ export class Graph {
         vn[k] = 0;
         const s = stages[k]!;
         s.packets += n;
+        // Counting nexts per vector, not per packet: what each next stage's vector grew by.
+        const ni = s.nextIdx;
+        const before = s.before;
+        for (let q = 0; q < ni.length; q++) if (ni[q]! >= 0) before[q] = vn[ni[q]!]!;
         s.run(vecs[k]!, n);
+        const counts = s.nextCounts;
+        for (let q = 0; q < ni.length; q++) if (ni[q]! >= 0) counts[q]! += vn[ni[q]!]! - before[q]!;
         again = true;
       }
     }

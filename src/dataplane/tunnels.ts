@@ -18,6 +18,8 @@ export class TunnelTable {
   remote = new Int32Array(64);
   proto = new Uint8Array(64);
   dstPort = new Uint16Array(64);
+  /** Bytes the tunnel adds from the outer IP header to the payload (the outer packet is payload + this). */
+  overhead = new Uint16Array(64);
   private readonly byKey = new Map<string, number>();
 
   constructor(private readonly remotes: Remotes) {}
@@ -61,6 +63,7 @@ export class TunnelTable {
     this.remote[ti] = remote;
     this.proto[ti] = proto;
     this.dstPort[ti] = t.dstPort;
+    this.overhead[ti] = t.fullLen - t.ipOff;
     this.byKey.set(key, ti);
     return ti;
   }
@@ -85,5 +88,6 @@ export class TunnelTable {
     this.remote = g(this.remote);
     this.proto = g(this.proto);
     this.dstPort = g(this.dstPort);
+    this.overhead = g(this.overhead);
   }
 }

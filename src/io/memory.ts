@@ -65,6 +65,10 @@ export class MemoryPort extends EventEmitter implements Port {
   get failed(): VtepError | undefined {
     return undefined;
   }
+  /** A wire in memory has no link to lose. */
+  get linkUp(): boolean {
+    return true;
+  }
   get stats(): PortStats {
     return { ...this.s };
   }

@@ -66,6 +66,10 @@ export class PcapPort extends EventEmitter implements Port {
   get failed(): VtepError | undefined {
     return this._failed;
   }
+  /** A capture has no link to lose. */
+  get linkUp(): boolean {
+    return true;
+  }
   get stats(): PortStats {
     return { ...this.s };
   }

@@ -12,10 +12,17 @@
  * close() remains to be called. Other errors (ENETDOWN on a socket, ...)
  * leave the port working; repeats of the same errno within a second are
  * counted but not re-emitted.
+ *
+ * Link state. A TAP whose interface is down refuses writes with EIO: that is
+ * not an error but a link that is down (a guest rebooting, `ip link set
+ * down`, a move to another namespace). The port then reads false in
+ * `linkUp`, emits 'link-down' once, consumes nothing in writeBatch, and
+ * emits 'link-up' once the link is back; ports without a link state are
+ * always up.
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { VtepError } from '../errors.js';
+import { VtepError, describe } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import { native, STAT, POLL, type NativePoller, type NativeErrnoError } from './native.js';
 
@@ -78,6 +85,12 @@ export interface Port extends EventEmitter {
   readonly closed: boolean;
   /** The error that made the port unusable, if any. */
   readonly failed: VtepError | undefined;
+  /**
+   * False while the link is down (a TAP whose interface is down): writes
+   * consume nothing, nothing is closed. 'link-down' and 'link-up' events
+   * mark the changes. Always true for ports without a link.
+   */
+  readonly linkUp: boolean;
   close(): void;
 }
 
@@ -86,8 +99,18 @@ const EAGAIN = E.EAGAIN;
 const ENOBUFS = E.ENOBUFS;
 const EIO = E.EIO;
 
-/** errno names that mean the device or fd is gone for good. */
+/**
+ * errno names that mean the device or fd is gone for good. EIO is here for
+ * sockets and for a poll error nobody can explain; a TAP treats EIO on
+ * write as its link being down (see TapQueue).
+ */
 export const FATAL_ERRNOS: ReadonlySet<string> = new Set(['EBADF', 'EBADFD', 'ENXIO', 'ENODEV', 'EIO', 'ENOTSOCK', 'EPIPE']);
+
+/**
+ * While a link is down, how often its state is read (a fallback: the kernel
+ * wakes a writability poll when a TAP comes up, at least on 6.18).
+ */
+export const LINK_PROBE_MS = 1000;
 
 /** Closes fds of ports dropped without close() (polling ports stay reachable, so never these). */
 const leaked = new FinalizationRegistry<number>((fd) => {
@@ -127,7 +150,7 @@ export function netnsPath(value: unknown, field = 'netns'): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && value.startsWith('/')) return value;
   if (typeof value === 'string' && NETNS_NAME.test(value) && value !== '.' && value !== '..') return `/var/run/netns/${value}`;
-  throw new VtepError('ERR_INVALID_ARG', `${field}: ${JSON.stringify(value)} is not a namespace name or an absolute path`);
+  throw new VtepError('ERR_INVALID_ARG', `${field}: ${describe(value)} is not a namespace name or an absolute path`);
 }
 
 /** Checks [from, to) against a batch; throws ERR_INVALID_ARG on misuse. */
@@ -153,6 +176,8 @@ export abstract class FdPort extends EventEmitter implements Port {
   #lastEmitErrno = 0;
   #lastEmitAt = 0;
   #silentPollErrors = 0;
+  #linkUp = true;
+  #linkProbe: ReturnType<typeof setInterval> | undefined;
 
   protected constructor(fd: number, name: string) {
     super();
@@ -172,6 +197,10 @@ export abstract class FdPort extends EventEmitter implements Port {
 
   get failed(): VtepError | undefined {
     return this.#failed;
+  }
+
+  get linkUp(): boolean {
+    return this.#linkUp;
   }
 
   /** True when batch I/O may run: throws after close(), false once failed. */
@@ -223,6 +252,7 @@ export abstract class FdPort extends EventEmitter implements Port {
     this.#closed = true;
     this.#readable = null;
     this.#writable = null;
+    this.#stopLinkProbe();
     // The poll handle goes before the fd: libuv must never watch a closed fd.
     this.#poller?.close();
     this.#poller = undefined;
@@ -234,7 +264,8 @@ export abstract class FdPort extends EventEmitter implements Port {
 
   #updatePoll(): void {
     if (this.#closed || this.#failed !== undefined) return;
-    const mask = (this.#readable !== null ? POLL.READABLE : 0) | (this.#writable !== null ? POLL.WRITABLE : 0);
+    // While the link is down, writability is the sign that it is up again.
+    const mask = (this.#readable !== null ? POLL.READABLE : 0) | (this.#writable !== null || !this.#linkUp ? POLL.WRITABLE : 0);
     if (mask === 0) {
       this.#poller?.stop();
       return;
@@ -255,6 +286,7 @@ export abstract class FdPort extends EventEmitter implements Port {
       return;
     }
     this.#silentPollErrors = 0;
+    if ((events & POLL.WRITABLE) !== 0 && !this.#linkUp) this.markLinkUp();
     if ((events & POLL.WRITABLE) !== 0 && this.#writable !== null) {
       const cb = this.#writable;
       this.#writable = null;
@@ -267,9 +299,49 @@ export abstract class FdPort extends EventEmitter implements Port {
   /** After a poll error: the errno behind it (0 when none could be found). */
   protected abstract pollErrno(): number;
 
-  /** Whether `errno` means the port is gone; subclasses refine (AF_PACKET). */
-  protected isFatal(name: string): boolean {
+  /** Whether `errno` (from `op`: read, write, poll) means the port is gone; subclasses refine (AF_PACKET, TAP). */
+  protected isFatal(name: string, _op: string): boolean {
     return FATAL_ERRNOS.has(name);
+  }
+
+  /**
+   * The link state now, for the fallback probe while down: true (up), false
+   * (down) or an errno when the device is gone. Ports that call markLinkDown
+   * implement it; writability on their fd must mean the link is up.
+   */
+  protected probeLink(): boolean | number {
+    return true;
+  }
+
+  /** The link went down: stop consuming writes, emit 'link-down' once, watch for it to come back. */
+  protected markLinkDown(): void {
+    if (!this.#linkUp || this.#closed || this.#failed !== undefined) return;
+    this.#linkUp = false;
+    this.#updatePoll();
+    this.#linkProbe = setInterval(this.#onLinkProbe, LINK_PROBE_MS);
+    this.#linkProbe.unref();
+    process.nextTick(() => this.emit('link-down'));
+  }
+
+  /** The link is up again: emit 'link-up' once. */
+  protected markLinkUp(): void {
+    if (this.#linkUp) return;
+    this.#linkUp = true;
+    this.#stopLinkProbe();
+    this.#updatePoll();
+    if (!this.#closed) process.nextTick(() => this.emit('link-up'));
+  }
+
+  #onLinkProbe = (): void => {
+    if (this.#closed || this.#failed !== undefined) return this.#stopLinkProbe();
+    const s = this.probeLink();
+    if (typeof s === 'number') this.report(s, 'probe');
+    else if (s) this.markLinkUp();
+  };
+
+  #stopLinkProbe(): void {
+    if (this.#linkProbe !== undefined) clearInterval(this.#linkProbe);
+    this.#linkProbe = undefined;
   }
 
   /** After a batch call: turns st[STOP_ERRNO] into an error event when it is one. */
@@ -283,10 +355,11 @@ export abstract class FdPort extends EventEmitter implements Port {
   protected report(errno: number, op: string): void {
     if (errno === 0) return;
     const { name, message } = errnoInfo(errno);
-    const fatal = this.isFatal(name);
+    const fatal = this.isFatal(name, op);
     const err = new VtepError('ERR_NATIVE', `${this.kind} ${this.name}: ${op} failed: ${name} (${message})`, { errno: name });
     if (fatal) {
       this.#failed = err;
+      this.#stopLinkProbe();
       this.#poller?.close();
       this.#poller = undefined;
     } else {

@@ -68,9 +68,9 @@ export class PacketSocket extends SocketPort {
   }
 
   /** ENETDOWN is the link going down, unless the interface is gone (ifindex -1): then fatal. */
-  protected override isFatal(name: string): boolean {
+  protected override isFatal(name: string, op: string): boolean {
     if (name === 'ENETDOWN') return this.n.packetIfindex(this._fd) < 0;
-    return super.isFatal(name);
+    return super.isFatal(name, op);
   }
 }
 

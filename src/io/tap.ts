@@ -11,15 +11,31 @@
  * Later configuration (setMtu, setUp, ...) runs in the namespace where the
  * device is at that moment (TUNGETDEVNETNS).
  *
+ * Link state. tun refuses a write with EIO while the interface is down (a
+ * guest that reboots, `ip link set dev X down`, and every move to another
+ * namespace, which takes the device down on the way): the queue then reads
+ * linkUp false, emits 'link-down', and writeBatch consumes nothing (one
+ * write() per call finds out whether it is still down). It emits 'link-up'
+ * and takes writes again on the first of: the fd polling writable (tun
+ * reports EPOLLOUT only for an interface that is up, and wakes its pollers
+ * when it comes up), a write that goes through, or the IFF_UP flag read
+ * every LINK_PROBE_MS while down (for kernels that do not wake
+ * pollers). Reads go on meanwhile: a down TAP just has nothing to read. Only
+ * a device that is gone (EBADFD once it is deleted, ENODEV, ENXIO) is an
+ * 'error' and fails the queue.
+ *
  * With vnetHdr, each frame is preceded by a virtio-net header of vnetHdrSize
  * bytes: on read it lands in the headroom just before `start` (the frame
  * still starts at `start`); on write a zeroed header (no offload) goes first.
  */
+import { constants as osConstants } from 'node:os';
 import { VtepError, checkInt, invalidArg } from '../errors.js';
 import type { Batch } from '../packet/batch.js';
 import { isGroupMac, parseMac } from '../util/addr.js';
 import { native, STAT, type NativeAddon, type TapInfo, type TapConfigArgs } from './native.js';
-import { FdPort, checkRange, nativeError, netnsPath, releaseTail } from './port.js';
+import { FdPort, FATAL_ERRNOS, checkRange, errnoInfo, nativeError, netnsPath, releaseTail } from './port.js';
+
+const EIO = osConstants.errno.EIO;
 
 export interface TapOptions {
   /** Interface name, at most 15 bytes; "%d" lets the kernel number it. Default "vtep%d". */
@@ -130,8 +146,37 @@ export class TapQueue extends FdPort {
     if (from === to) return 0;
     const st = this.st;
     const done = this.n.fdWriteBatch(this._fd, batch.pool.u8, batch.start, batch.len, from, to, this.vnetHdrSize, st);
-    if (st[STAT.STOP_ERRNO] !== 0) this.checkStop('write');
+    const stop = st[STAT.STOP_ERRNO]!;
+    if (stop === EIO) this.#linkDown();
+    else {
+      if (stop !== 0) this.checkStop('write');
+      if (done > 0) this.markLinkUp();
+    }
     return done;
+  }
+
+  /** tun says EIO for a write to an interface that is down; a device that is gone says more when asked. */
+  #linkDown(): void {
+    if (!this.linkUp) return;
+    const s = this.probeLink();
+    if (typeof s === 'number') this.report(s, 'write');
+    else this.markLinkDown();
+  }
+
+  /** EIO is a link that is down, except from a poll error nobody can explain. */
+  protected override isFatal(name: string, op: string): boolean {
+    if (name === 'EIO') return op === 'poll';
+    return FATAL_ERRNOS.has(name);
+  }
+
+  /** IFF_UP now; the errno when the device is gone (EBADFD once deleted); false when it cannot be read. */
+  protected override probeLink(): boolean | number {
+    try {
+      return this.n.tapInfo(this._fd).up;
+    } catch (err) {
+      const errno = (err as { errno?: unknown }).errno;
+      return typeof errno === 'number' && errno !== EIO && FATAL_ERRNOS.has(errnoInfo(errno).name) ? errno : false;
+    }
   }
 
   protected pollErrno(): number {

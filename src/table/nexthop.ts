@@ -26,7 +26,7 @@
  *   vrf.add('10.1.0.0/16', g);
  *   nh.resolve(vrf.v4.lookup(dst), flowHash);    // a or b, stable per flow
  */
-import { VtepError, check, checkInt, invalidArg } from '../errors.js';
+import { VtepError, check, describe, checkInt, invalidArg } from '../errors.js';
 import { formatMac, parseMac } from '../util/addr.js';
 import type { Remotes } from './remotes.js';
 import { PROTO_NAMES, protoCode, type TunnelProtoName } from '../tunnel/protos.js';
@@ -384,7 +384,7 @@ export class NextHops {
   private groupId(group: number): number {
     const g = typeof group === 'number' && group >= ROUTE_GROUP ? group & (ROUTE_GROUP - 1) : group;
     if (!Number.isInteger(g) || g < 0 || g >= this.groupCapacity || this.groupMask[g] === -1) {
-      throw new VtepError('ERR_NOT_FOUND', `group: ${String(group)} is not an ECMP group of this table`);
+      throw new VtepError('ERR_NOT_FOUND', `group: ${describe(group)} is not an ECMP group of this table`);
     }
     return g;
   }

@@ -10,7 +10,7 @@
  *   red.add('2001:db8::/32', Route.group(g));
  *   vrfs.byId(0)?.v4.lookup(dst);
  */
-import { VtepError, checkInt, invalidArg } from '../errors.js';
+import { VtepError, checkInt, describe, invalidArg } from '../errors.js';
 import { ipFamily } from '../util/addr.js';
 import { Lpm4 } from './lpm4.js';
 import { Lpm6 } from './lpm6.js';
@@ -74,14 +74,14 @@ export class Vrfs {
   /** Creates a VRF with the given id, or the lowest free one. */
   create(name: string, id?: number): Vrf {
     if (typeof name !== 'string' || !NAME_RE.test(name)) throw invalidArg('name', name, 'a VRF name of 1..64 letters, digits or _.:-');
-    if (this.byName.has(name)) throw new VtepError('ERR_EXISTS', `vrf: ${JSON.stringify(name)} exists`);
+    if (this.byName.has(name)) throw new VtepError('ERR_EXISTS', `vrf: ${describe(name)} exists`);
     let vid: number;
     if (id === undefined) {
       vid = this.ids.indexOf(undefined);
       if (vid < 0) throw new VtepError('ERR_LIMIT', `vrf: all ${this.max} ids in use`);
     } else {
       vid = checkInt('id', id, 0, this.max - 1);
-      if (this.ids[vid] !== undefined) throw new VtepError('ERR_EXISTS', `vrf: id ${vid} is taken by ${JSON.stringify(this.ids[vid]!.name)}`);
+      if (this.ids[vid] !== undefined) throw new VtepError('ERR_EXISTS', `vrf: id ${vid} is taken by ${describe(this.ids[vid]!.name)}`);
     }
     const vrf = new Vrf(name, vid);
     this.byName.set(name, vrf);
@@ -96,7 +96,7 @@ export class Vrfs {
   /** The VRF or a VtepError ERR_NOT_FOUND. */
   require(name: string): Vrf {
     const v = this.byName.get(name);
-    if (v === undefined) throw new VtepError('ERR_NOT_FOUND', `vrf: ${JSON.stringify(name)} does not exist`);
+    if (v === undefined) throw new VtepError('ERR_NOT_FOUND', `vrf: ${describe(name)} does not exist`);
     return v;
   }
 

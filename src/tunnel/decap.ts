@@ -16,7 +16,7 @@
  */
 import type { Batch } from '../packet/batch.js';
 import { Reason, reasonCounters } from '../packet/reasons.js';
-import { invalidConfig, VtepError } from '../errors.js';
+import { invalidConfig, describe, VtepError } from '../errors.js';
 import { parseIp, type IpAddr } from '../util/addr.js';
 import { u16, u32 } from '../wire/bytes.js';
 import { walkL2, newL2Info, EtherType, Eth } from '../wire/ethernet.js';
@@ -121,8 +121,8 @@ export class Decapsulator {
       if (labels === null || typeof labels !== 'object') throw invalidConfig('mpls.labels', labels, 'an object of label: "ethernet" | "ip"');
       Object.entries(labels).forEach(([l, kind], i) => {
         const label = /^\d+$/.test(l) ? Number(l) : NaN;
-        int(`mpls.labels["${l}"]`, label, MplsLabel.MAX_RESERVED + 1, Mpls.MAX_LABEL);
-        if (kind !== 'ethernet' && kind !== 'ip') throw invalidConfig(`mpls.labels["${l}"]`, kind, '"ethernet" or "ip"');
+        int(`mpls.labels[${describe(l)}]`, label, MplsLabel.MAX_RESERVED + 1, Mpls.MAX_LABEL);
+        if (kind !== 'ethernet' && kind !== 'ip') throw invalidConfig(`mpls.labels[${describe(l)}]`, kind, '"ethernet" or "ip"');
         this.bindLabel(label, kind, i);
       });
     }

@@ -3,3 +3,6 @@ export { encapInPlace, encapInPool, encapBatch, encapBatchVia, needsHash, payloa
 export { Decapsulator, decapBatch, RxDepth, Inner, INNER_NAMES, type DecapConfig } from './decap.js';
 export { flowHash, flowHashIp, flowHashPool, entropyPort, fmix32 } from './flowhash.js';
 export { IdMap, Addr6Map } from './idmap.js';
+export { completeChecksum, finishPartial, CsumStatus, CSUM_STATUS_NAMES } from './csum.js';
+export { segment, Segments, SegFlag, segmentCount } from './segment.js';
+export { Coalescer, type CoalescerOptions } from './coalesce.js';

@@ -11,7 +11,7 @@
  * Output depth picks where the packet starts: 'frame' (pcap, AF_PACKET) at 0,
  * 'ip' (raw IP sockets) at ipOff, 'udp' (UDP sockets: the UDP payload) at tunOff.
  */
-import { invalidArg, VtepError, checkInt } from '../errors.js';
+import { invalidArg, describe, VtepError, checkInt } from '../errors.js';
 import { parseIp, parseMac, type IpAddr } from '../util/addr.js';
 import { emitEthernet, EtherType, Eth } from '../wire/ethernet.js';
 import { Tpid, Vlan } from '../wire/vlan.js';
@@ -277,7 +277,7 @@ function macOption(field: string, v: string | number | undefined): number {
     return v;
   }
   if (typeof v === 'string') return parseMac(v, field);
-  throw new VtepError('ERR_INVALID_ARG', `${field}: ${String(v)} is required for depth 'frame' (the outer Ethernet header)`);
+  throw new VtepError('ERR_INVALID_ARG', `${field}: ${describe(v)} is required for depth 'frame' (the outer Ethernet header)`);
 }
 
 

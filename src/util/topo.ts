@@ -9,6 +9,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { Netns, veth, waitExit } from './netns.js';
+import { icmpPing } from './ping.js';
 
 export interface Ran {
   code: number | null;
@@ -32,11 +33,13 @@ export async function runOk(ns: Netns, cmd: string[], timeoutMs = 20_000): Promi
   return r.stdout;
 }
 
-/** Echo requests answered by `ping -c count` from ns to dst (0.2 s apart, 2 s wait each). */
+/**
+ * Echo requests from ns to dst answered (0.2 s apart, 2 s wait after the
+ * last): a raw ICMP socket in ns (src/util/ping.ts), so no `ping` tool is needed.
+ */
 export async function ping(ns: Netns, dst: string, count = 3): Promise<{ received: number; output: string }> {
-  const r = await run(ns, ['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '2', dst], 15_000 + count * 1000);
-  const m = /(\d+) received/.exec(r.stdout);
-  return { received: m === null ? 0 : Number(m[1]), output: r.stdout + r.stderr };
+  const r = await icmpPing(ns.name, dst, { count, intervalMs: 200, waitMs: 2000 });
+  return { received: r.received, output: r.output };
 }
 
 /** Resolves after ms milliseconds (the dataplane keeps running meanwhile). */

@@ -12,7 +12,7 @@ const EXAMPLE = {
 
 test('the example config parses with its defaults', () => {
   const c = parseVswitchConfig(EXAMPLE);
-  assert.equal(c.underlay, { address: '198.18.0.1', vxlanPort: 4789, mplsPort: 6635, gre: false, netns: undefined, peers: undefined, udp6ZeroChecksumRx: false, ttl: 64 });
+  assert.equal(c.underlay, { address: '198.18.0.1', vxlanPort: 4789, mplsPort: 6635, gre: false, netns: undefined, peers: undefined, udp6ZeroChecksumRx: false, ttl: 64, mtu: 1500 });
   assert.is(c.bridges[0]!.encap, 'vxlan');
   assert.is(c.bridges[0]!.id, 42);
   assert.equal(c.bridges[0]!.fdb, [{ mac: 0x020000000002, remote: '198.18.0.2' }]);

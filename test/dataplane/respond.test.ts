@@ -8,7 +8,7 @@ import { icmp6ChecksumOk, fillIcmp6Checksum } from '../../src/wire/icmpv6.js';
 import { verifies } from '../../src/wire/checksum.js';
 import { toHex, fromHex } from '../../src/wire/bytes.js';
 import { pcapFrames } from '../helpers/fixtures.js';
-import { haveTshark, tempDir, run } from '../helpers/tools.js';
+import { needTool, tempDir, run } from '../helpers/tools.js';
 
 const frames = pcapFrames('inner.pcap');
 const GW = 0x02fe00000001;
@@ -72,9 +72,7 @@ test('ICMPv6 echo to the gateway -> reply', () => {
   assert.is(toHex(b, 22, 32), '20010db8000100000000000000000001' + '20010db8000100000000000000000002');
 });
 
-if (!haveTshark()) {
-  console.log('skip: dataplane/respond tshark check needs tshark');
-} else {
+if (needTool('tshark', 'dataplane/respond tshark check')) {
   test('tshark reads our replies as ARP reply, NA, echo reply with no warnings', async () => {
     const { dir, done } = tempDir('respond');
     try {

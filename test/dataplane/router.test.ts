@@ -42,6 +42,11 @@ function net(encap: 'mplsoudp' | 'mplsogre' | 'vxlan'): Net {
   return { a, b, hc, hd, frames, close: () => { a.close(); b.close(); hc.close(); hd.close(); wa.close(); wb.close(); } };
 }
 
+/** Waits until `ok()` (checked every 5 ms), at most 5 s: no fixed sleeps, which a loaded machine outruns. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let t = 0; t < 1000 && !ok(); t++) await new Promise((r) => setTimeout(r, 5));
+}
+
 for (const encap of ['mplsoudp', 'mplsogre', 'vxlan'] as const) {
   test(`${encap}: ping across two VRF gateways; TTL down by one per router`, async () => {
     const n = net(encap);
@@ -82,7 +87,7 @@ test('the gateway answers pings; unknown destinations are dropped as no-route', 
     const r = await n.hc.pingAndWait('10.1.0.1', 1);
     assert.is(r.from, '10.1.0.1');
     n.hc.ping('10.9.9.9', 2);
-    await new Promise((res) => setTimeout(res, 30));
+    await until(() => (n.a.stats().drops['no-route'] ?? 0) > 0);
     assert.is(n.a.stats().drops['no-route'], 1);
   } finally {
     n.close();
@@ -102,7 +107,7 @@ test('ECMP: flows spread over two remotes by the flow hash; a flow stays on its 
   a.start();
   try {
     for (let round = 0; round < 2; round++) for (let i = 0; i < 64; i++) h.ping(`10.2.${i}.1`, round * 64 + i);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => out.filter((f) => f.length > 60).length >= 128);
     const pkts = out.filter((f) => f.length > 60);
     assert.is(pkts.length, 128);
     // Remote (last byte of the outer destination) per inner destination, in each round.

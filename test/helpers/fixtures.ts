@@ -35,3 +35,10 @@ export interface EncapFixture {
 }
 export interface DecapCase { i: number; name: string; verdict: 'deliver' | 'drop'; proto?: string; id?: number; inner?: string; reason?: string | null }
 export interface DecapFixture { config: any; cases: DecapCase[] }
+
+/** offload.json (test/fixtures/gen_offload.py): segmentation, coalescing and checksum cases. */
+export interface SegmentCase { name: string; gsoSize: number; proto: 'tcp' | 'udp'; frame: string; segments: string[]; partialCsum: number[] }
+export interface GroOutput { segs: number; frame: string; gsoType?: number; gsoSize?: number; csumStart?: number; hdrLen?: number }
+export interface GroCase { name: string; why: string; frames: string[]; groups: number[][]; outputs: GroOutput[] }
+export interface CsumCase { name: string; frame: string; status: number; expected: string }
+export interface OffloadFixture { segment: SegmentCase[]; coalesce: GroCase[]; csum: CsumCase[] }

@@ -19,6 +19,20 @@ export function haveTshark(): boolean {
   return haveTool('tshark');
 }
 
+/** The Debian package of each outside tool a test may use. */
+export const TOOL_PACKAGES = { tshark: 'tshark', ethtool: 'ethtool' } as const;
+
+/**
+ * For test files: true when `tool` runs here; otherwise prints the one line
+ * `skip: <what> needs <tool> (Debian package <pkg>)` and returns false, so
+ * that the caller registers no test for it.
+ */
+export function needTool(tool: keyof typeof TOOL_PACKAGES, what: string): boolean {
+  if (haveTool(tool)) return true;
+  console.log(`skip: ${what} needs ${tool} (Debian package ${TOOL_PACKAGES[tool]})`);
+  return false;
+}
+
 /** Runs a tool and fails loudly with its stderr; returns its stdout. */
 export function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -32,6 +32,16 @@ test('a memory pair is a wire: frames written on one end are read on the other, 
   b.close();
 });
 
+test('ports without a link are always up', () => {
+  const [a, b] = MemoryPort.pair();
+  const p = new PcapPort({});
+  assert.is(a.linkUp, true);
+  assert.is(p.linkUp, true);
+  a.close();
+  b.close();
+  p.close();
+});
+
 test('a full ring drops and counts; frames larger than the pool room are dropped on read', () => {
   const p = new MemoryPort({ frames: 2, frameSize: 9216 });
   assert.ok(p.inject(frames[0]!));

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { needTool } from '../helpers/tools.js';
 import { RawIpSocket, PacketSocket, PacketPool, Batch, VtepError, parseIPv4, parseIPv6, type Port } from '../../src/index.js';
 import { withNetns, veth, uniqueName, skipWithoutNetns, waitExit, PACKAGE_DIR, type Netns } from '../helpers/netns.js';
 import { ipv4GrePacket, ipv6GrePacket, ethHeader, greHeader, ETHERTYPE } from '../helpers/frames.js';
@@ -46,21 +46,8 @@ function pair(a: Netns, b: Netns): { ia: string; ib: string } {
   return { ia, ib };
 }
 
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 if (!skipWithoutNetns('io/raw')) {
-  test('GRE on the raw path: tshark in the peer namespace sees the right key', async () => {
-    if (!hasTshark()) {
-      console.log('skip: tshark is not installed (apt-get install tshark)');
-      return;
-    }
+  if (needTool('tshark', 'io/raw GRE header check')) test('GRE on the raw path: tshark in the peer namespace sees the right key', async () => {
     await withNetns(['ra', 'rb'], async (a, b) => {
       const { ib } = pair(a, b);
       const raw = RawIpSocket.open({ family: 4, protocol: 47, netns: a.name });

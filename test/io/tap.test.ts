@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readlinkSync } from 'node:fs';
 import { TapDevice, PacketPool, Batch, VtepError, parseIPv4, type TapQueue } from '../../src/index.js';
-import { withNetns, uniqueName, skipWithoutNetns, waitExit, type Netns } from '../helpers/netns.js';
+import { withNetns, uniqueName, skipWithoutNetns, type Netns } from '../helpers/netns.js';
+import { icmpPing } from '../../src/util/ping.js';
 import { arpReplyFor, icmpEchoReplyFor, ethType, ETHERTYPE } from '../helpers/frames.js';
 
 const isNative = (errno?: string) => (e: unknown) => e instanceof VtepError && e.code === 'ERR_NATIVE' && (errno === undefined || e.errno === errno);
@@ -55,11 +56,11 @@ function responder(queues: readonly TapQueue[]): { arps: number; echoes: number;
   return state;
 }
 
+/** Echo requests from the namespace's kernel to BEHIND_IP (ICMP socket in test code, no ping tool). */
 async function pingBehind(ns: Netns, count = 3): Promise<string> {
-  const r = await waitExit(ns.spawn(['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '2', '10.0.0.2']), 20_000);
-  assert.is(r.code, 0, `ping failed: ${r.stdout}${r.stderr}`);
-  assert.match(r.stdout, new RegExp(`${count} received`));
-  return r.stdout;
+  const r = await icmpPing(ns.name, '10.0.0.2', { count });
+  assert.is(r.received, count, `ping failed: ${r.output}`);
+  return r.output;
 }
 
 function quiet(ns: Netns): void {
@@ -116,8 +117,9 @@ if (!skipWithoutNetns('io/tap')) {
           }
         };
         tap.onReadable(() => peek(tap));
-        ns.spawn(['ping', '-c', '1', '-W', '1', '10.0.0.2']);
+        const probe = icmpPing(ns.name, '10.0.0.2', { count: 1, waitMs: 1000 });
         for (let i = 0; i < 100 && firstType === -1; i++) await new Promise((r) => setTimeout(r, 20));
+        await probe;
         assert.is(firstType, ETHERTYPE.ARP);
         tap.onReadable(null);
         const r = responder(tap.queues);
@@ -202,6 +204,75 @@ if (!skipWithoutNetns('io/tap')) {
     });
   });
 
+  test('link down: writes consume nothing, one link-down event, no error; link up again: one link-up event, writes go', async () => {
+    await withNetns(['vt'], async (ns) => {
+      quiet(ns);
+      const name = uniqueName('tl');
+      const tap = TapDevice.open({ name, netns: ns.name, up: true });
+      const pool = new PacketPool({ slots: 64 });
+      const b = new Batch(pool, 8);
+      const events: string[] = [];
+      tap.on('link-down', () => events.push('down'));
+      tap.on('link-up', () => events.push('up'));
+      tap.on('error', (e: VtepError) => events.push(`error ${e.errno}`));
+      const frame = new Uint8Array(60).fill(0xff, 0, 12);
+      const write = (): number => {
+        for (let i = 0; i < 4; i++) b.pushCopy(frame);
+        const n = tap.writeBatch(b);
+        b.release();
+        return n;
+      };
+      try {
+        tap.onReadable(() => {
+          while (tap.readBatch(b) > 0) b.release();
+        });
+        assert.is(tap.linkUp, true);
+        assert.is(write(), 4);
+        ns.ip('link', 'set', name, 'down');
+        assert.is(write(), 0, 'nothing consumed while down');
+        assert.is(write(), 0);
+        assert.is(tap.linkUp, false);
+        assert.is(tap.readBatch(b), 0, 'a read while down finds nothing, and is no error');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(events, ['down'], 'one link-down event, no error');
+        assert.is(tap.failed, undefined);
+        // Up again with no write pending: the port notices by itself (tun wakes the writability poll).
+        ns.ip('link', 'set', name, 'up');
+        for (let i = 0; i < 100 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(events, ['down', 'up']);
+        assert.is(tap.linkUp, true);
+        assert.is(write(), 4);
+        assert.is(pool.available, pool.slots);
+      } finally {
+        tap.close();
+      }
+    });
+  });
+
+  test('a TAP whose link is down and that is then deleted: an error event', async () => {
+    await withNetns(['vt'], async (ns) => {
+      const name = uniqueName('tk');
+      const tap = TapDevice.open({ name, netns: ns.name, up: true });
+      const pool = new PacketPool({ slots: 16 });
+      const b = new Batch(pool, 4);
+      try {
+        const got = new Promise<VtepError>((resolve) => tap.once('error', resolve));
+        ns.ip('link', 'set', name, 'down');
+        b.pushCopy(new Uint8Array(60));
+        assert.is(tap.writeBatch(b), 0);
+        b.release();
+        assert.is(tap.linkUp, false);
+        ns.ip('link', 'del', name);
+        const err = await Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+        assert.ok(err instanceof VtepError, 'an error event within 5 s');
+        assert.is(err!.errno, 'EBADFD');
+        assert.ok(tap.failed === err);
+      } finally {
+        tap.close();
+      }
+    });
+  });
+
   test('errors without a listener become a warning, not a crash', async () => {
     await withNetns(['vt'], async (ns) => {
       const name = uniqueName('tw');
@@ -270,7 +341,7 @@ if (!skipWithoutNetns('io/tap')) {
         const pool = new PacketPool({ slots: 16, slotSize: 256, headroom: 128 });
         const rx = new Batch(pool, 8);
         for (const size of [400, 86, 85, 40]) {
-          await waitExit(ns.spawn(['ping', '-c', '1', '-s', String(size), '-W', '0.2', '10.0.0.2']));
+          await icmpPing(ns.name, '10.0.0.2', { count: 1, size, waitMs: 200 });
         }
         const n = tap.readBatch(rx);
         assert.is(n, 2);

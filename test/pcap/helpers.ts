@@ -6,7 +6,7 @@ import { PACKAGE_ROOT } from '../../src/io/native.js';
 /** The repository root (tests run from dist/test/pcap). */
 export const ROOT = PACKAGE_ROOT;
 export { FIXTURES } from '../helpers/fixtures.js';
-export { tempDir, haveTshark, run } from '../helpers/tools.js';
+export { tempDir, haveTshark, needTool, run } from '../helpers/tools.js';
 export { toHex } from '../../src/wire/bytes.js';
 export const PCAP_FIXTURES = path.join(ROOT, 'test', 'pcap', 'fixtures');
 

@@ -12,7 +12,7 @@ import {
   LinkType, PcapWriter, PcapngWriter, readCapturePackets, type CapturedPacket,
 } from '../../src/index.js';
 import {
-  FIXTURES, PCAP_FIXTURES, epoch, haveTshark, run, sameFrames, tempDir, toHex, tsharkFrames, type TsharkFrame,
+  FIXTURES, PCAP_FIXTURES, epoch, needTool, run, sameFrames, tempDir, toHex, tsharkFrames, type TsharkFrame,
 } from './helpers.js';
 
 /** What we read, in the shape tshark reports. */
@@ -29,11 +29,7 @@ function theirs(f: TsharkFrame): TsharkFrame {
 }
 
 
-if (!haveTshark()) {
-  test('tshark interop', () => {
-    console.log('skip: pcap/tshark tests need tshark (apt-get install tshark)');
-  });
-} else {
+if (needTool('tshark', 'pcap/tshark interop')) {
   const INNER = path.join(FIXTURES, 'inner.pcap');
 
   test('a pcapng written by tshark (-F pcapng) reads packet for packet like tshark and like the source pcap', async () => {

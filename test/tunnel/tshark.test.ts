@@ -12,15 +12,13 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { Tunnel, encapInPlace, PcapWriter, LinkType } from '../../src/index.js';
 import { fixtureJson, pcapFrames, type EncapFixture } from '../helpers/fixtures.js';
-import { haveTshark, tempDir, run } from '../helpers/tools.js';
+import { needTool, tempDir, run } from '../helpers/tools.js';
 
 const E = fixtureJson<EncapFixture>('encap.json');
 const frames = pcapFrames('inner.pcap');
 const WARN = 0x600000; // tshark's expert severity: chat 0x200000, note 0x400000, warn 0x600000, error 0x800000
 
-if (!haveTshark()) {
-  console.log('skip: tunnel/tshark tests need tshark (apt-get install tshark)');
-} else {
+if (needTool('tshark', 'tunnel/tshark dissection')) {
   test('tshark dissects our encapsulation of every fixture frame: right ids, no warnings', async () => {
     const { dir, done } = tempDir('tshark');
     try {

@@ -21,10 +21,11 @@ import type { PortEntry, VrfEntry } from '../runtime.js';
 
 const IP_ROUTE = 0;
 const TX = 1;
+const CONSUMED = 2;
 
 export class IpGatewayStage extends Stage {
   readonly name = 'ip-gateway';
-  readonly nextNames = ['ip-route', 'tx'] as const;
+  readonly nextNames = ['ip-route', 'tx', 'consumed'] as const;
   readonly reasons = [Reason.filtered, Reason.unsupported, Reason['bad-header']];
   /** ARP/ND and echo answers from the gateway. */
   replies = 0;
@@ -58,7 +59,7 @@ export class IpGatewayStage extends Stage {
           continue;
         }
       }
-      if (((u8[s]! << 8) | u8[s + 1]!) !== rmHi || u32(u8, s + 2) !== rmLo) {
+      if (((u8[s + Eth.DST]! << 8) | u8[s + Eth.DST + 1]!) !== rmHi || u32(u8, s + Eth.DST + 2) !== rmLo) {
         this.drop(i, Reason.filtered); // not addressed to the router
         continue;
       }
@@ -109,7 +110,7 @@ export class IpGatewayStage extends Stage {
     }
     if (u16(u8, l3 + Arp.OPER) === ArpOp.REQUEST && e.gw4len > 0 && u32(u8, l3 + Arp.TPA) === e.gw4) {
       this.answer(i, s, arpReply(u8, s, l3, end, e.routerMac));
-    } else this.sent(TX, i, 0); // consumed: learned from, nothing to send
+    } else this.sent(CONSUMED, i); // learned from, nothing to answer
   }
 
   /** Neighbor discovery on a gateway port: learn, answer solicitations for the gateway. */
@@ -129,7 +130,7 @@ export class IpGatewayStage extends Stage {
         for (let k = 0; k < 4; k++) w[k] = u32(u8, icmp + Nd.TARGET + 4 * k);
         this.learn(v, 6, w, readMac(u8, opt + 2), e);
       }
-      this.sent(TX, i, 0);
+      this.sent(CONSUMED, i);
       return;
     }
     if (!nsTarget(u8, l3, end, w)) {
@@ -145,7 +146,7 @@ export class IpGatewayStage extends Stage {
       this.learn(v, 6, w, readMac(u8, opt + 2), e);
     }
     if (forUs) this.answer(i, s, ndAdvert(u8, s, l3, end, e.routerMac, true, rt.pool.roomAfter(s)));
-    else this.sent(TX, i, 0);
+    else this.sent(CONSUMED, i);
   }
 
   /** A neighbor seen on port e: into the VRF's table, and what was held for it goes out. */

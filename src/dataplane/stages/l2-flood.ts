@@ -46,7 +46,10 @@ export class L2FloodStage extends Stage {
         const first = rt.tunnels.list[t0]!;
         if (first.depth === Depth.UDP) {
           if (s - slot * pool.slotSize < first.hdrLen) {
-            this.drop(i, Reason['no-headroom']);
+            // The local copies went out; the remotes' copy cannot: counted, charged to the ingress.
+            this.dropCounts[Reason['no-headroom']]!++;
+            rt.dropOther(ingress, Reason['no-headroom']);
+            this.sent(TX, i, copies);
             continue;
           }
           const ns = encapInPool(first, pool, s, len, 0);
@@ -56,7 +59,12 @@ export class L2FloodStage extends Stage {
           for (let r = 0; r < nr; r++) {
             const ti = rt.bridgeTunnel(br, list[r]!);
             if (r === nr - 1) {
-              if (encapAndQueue(rt, ti, slot, s, len) === 0) copies++;
+              const st = encapAndQueue(rt, ti, slot, s, len);
+              if (st === 0) copies++;
+              else if (st > 0) {
+                this.dropCounts[st]!++;
+                rt.dropOther(ingress, st);
+              }
               break;
             }
             const c = pool.alloc();

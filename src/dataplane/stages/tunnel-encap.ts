@@ -6,10 +6,14 @@
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool } from '../../tunnel/encap.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
+import { walkL2, newL2Info, EtherType } from '../../wire/ethernet.js';
+import { Ipv4 } from '../../wire/ipv4.js';
 import { Stage } from '../stage.js';
-import type { Runtime } from '../runtime.js';
+import { PortRole, PktFlag, type Runtime } from '../runtime.js';
+import { IcmpWhy } from './icmp-error.js';
 
 const TX = 0;
+const ICMP_ERROR = 1;
 
 /**
  * Encapsulates u8[s, s+len) of `slot` for tunnel ti and queues it; returns
@@ -24,8 +28,9 @@ export function encapAndQueue(rt: Runtime, ti: number, slot: number, s: number, 
 
 export class TunnelEncapStage extends Stage {
   readonly name = 'tunnel-encap';
-  readonly nextNames = ['tx'] as const;
-  readonly reasons = [Reason['no-headroom']];
+  readonly nextNames = ['tx', 'icmp-error'] as const;
+  readonly reasons = [Reason['no-headroom'], Reason['too-big']];
+  private readonly l2 = newL2Info();
 
   run(vec: Uint16Array, n: number): void {
     const rt = this.rt;
@@ -34,12 +39,18 @@ export class TunnelEncapStage extends Stage {
     const pool = rt.pool;
     const slotSize = pool.slotSize;
     const tunnels = rt.tunnels.list;
+    const over = rt.tunnels.overhead;
+    const mtu = rt.underlay!.mtu;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const ti = out[i]!;
       const t = tunnels[ti]!;
       const s = b.start[i]!;
       const len = b.len[i]!;
+      if (len + over[ti]! > mtu) {
+        this.tooBig(i, s, len, mtu - over[ti]!);
+        continue;
+      }
       if (s - b.slot[i]! * slotSize < t.hdrLen) {
         this.drop(i, Reason['no-headroom']);
         continue;
@@ -47,6 +58,36 @@ export class TunnelEncapStage extends Stage {
       const ns = encapInPool(t, pool, s, len, 0);
       if (rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + (s - ns))) this.sent(TX, i);
     }
+  }
+
+  /**
+   * A packet that would exceed the underlay MTU once encapsulated (`room`:
+   * the payload the tunnel can carry). IPv4 with DF and IPv6 are answered with
+   * "fragmentation needed" / "packet too big" carrying the usable MTU, as the
+   * kernel's VXLAN does since Linux 5.9; IPv4 without DF and anything else is
+   * dropped (we do not fragment the outer packet: a fabric may drop fragments).
+   */
+  private tooBig(i: number, s: number, len: number, room: number): void {
+    const rt = this.rt;
+    const u8 = rt.u8;
+    const bridged = rt.remote[i]! < 0 && rt.ingress.role === PortRole.BRIDGE;
+    let l3: number;
+    if (bridged) {
+      if (!walkL2(u8, s, s + len, this.l2)) return this.drop(i, Reason['too-big']);
+      const type = this.l2.type;
+      if (type !== EtherType.IPV4 && type !== EtherType.IPV6) return this.drop(i, Reason['too-big']);
+      l3 = this.l2.l3;
+    } else l3 = rt.l3[i]!;
+    const ver = u8[l3]! >>> 4;
+    const df = ver === 6 || (ver === 4 && (u8[l3 + Ipv4.FLAGS_FRAG]! & 0x40) !== 0);
+    this.drop(i, Reason['too-big']);
+    if (!df) return;
+    rt.batch.reason[i] = 0; // it lives on as the error message
+    rt.l3[i] = l3;
+    rt.out[i] = IcmpWhy.TOO_BIG;
+    if (bridged) rt.flags[i] = PktFlag.BRIDGED;
+    rt.icmpMtu[i] = room - (l3 - s);
+    this.to(ICMP_ERROR, i);
   }
 
   override info(i: number): string {

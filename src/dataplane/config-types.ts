@@ -1,0 +1,101 @@
+/**
+ * The vSwitch config as a user writes it (VSWITCH.json for `vtep run`, or an
+ * object for fromConfig): every field as it appears in the file, optional
+ * where it has a default. parseVswitchConfig (config.ts) validates it into
+ * VswitchConfig, the normalised form.
+ */
+
+export type EncapNameInput = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
+
+export interface TapPortInput {
+  /** The TAP device's name (1-15 characters). */
+  tap: string;
+  /** MAC of the TAP device itself (the kernel side). */
+  mac?: string;
+  mtu?: number;
+  /** A network namespace (under /var/run/netns) to create the TAP in. */
+  netns?: string;
+}
+
+export interface GatewayPortInput extends TapPortInput {
+  /** IPv4 gateway with the subnet length, e.g. "10.1.0.1/24". */
+  gateway?: string;
+  gateway6?: string;
+  routerMac?: string;
+}
+
+export interface BridgeInput {
+  /** Default `<encap>-<id>`, e.g. "vxlan-42". */
+  name?: string;
+  /** Default vxlan. */
+  encap?: EncapNameInput;
+  vni?: number;
+  key?: number;
+  label?: number;
+  ports?: TapPortInput[];
+  /** Remote VTEPs for broadcast, unknown unicast and multicast. */
+  flood?: string[];
+  fdb?: ({ mac: string; remote: string } | { mac: string; port: string })[];
+  arp?: { ip: string; mac: string }[];
+  /** Default true. */
+  arpSuppress?: boolean;
+  /** Default true. */
+  learn?: boolean;
+  macLimit?: number;
+}
+
+export interface NextHopInput {
+  remote?: string;
+  encap?: EncapNameInput;
+  vni?: number;
+  key?: number;
+  label?: number;
+  /** VXLAN next hop: the inner destination MAC (the remote router's). */
+  mac?: string;
+  port?: string;
+  via?: string;
+  weight?: number;
+}
+
+export interface RouteInput extends NextHopInput {
+  prefix: string;
+  /** Several next hops: ECMP. */
+  nexthops?: NextHopInput[];
+  /** A blackhole route. */
+  drop?: boolean;
+}
+
+export interface VrfInput {
+  name: string;
+  label?: number;
+  vni?: number;
+  ports?: GatewayPortInput[];
+  routes?: RouteInput[];
+}
+
+export interface UnderlayInput {
+  address: string;
+  /** Default 4789. */
+  vxlanPort?: number;
+  /** Default 6635. */
+  mplsPort?: number;
+  /** Open a raw IP socket for GRE; default when anything uses GRE or MPLS-over-GRE. */
+  gre?: boolean;
+  netns?: string;
+  peers?: string[];
+  udp6ZeroChecksumRx?: boolean;
+  ttl?: number;
+  /** The underlay's MTU: the largest outer IP packet. Default 1500. */
+  mtu?: number;
+}
+
+/** A whole VSWITCH.json. */
+export interface VswitchConfigInput {
+  underlay: UnderlayInput;
+  bridges?: BridgeInput[];
+  vrfs?: VrfInput[];
+  /** Learned MACs over all bridge domains. Default 1,048,576. */
+  macLimit?: number;
+  /** FDB ageing in seconds. Default 300. */
+  ageSeconds?: number;
+}

@@ -1,0 +1,92 @@
+/**
+ * tunnel-encap: the outer headers of the packet's tunnel are written into
+ * the headroom in front of it (zero-copy) and the packet is queued on the
+ * underlay port; a packet too close to its slot start is no-headroom.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bridgeNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex } from '../../helpers/dp.js';
+import { inetChecksum, ethHeader, ipv4Header } from '../../helpers/frames.js';
+
+// Ethernet[IPv4[UDP "ping"]]: vm1 (02:00:0a:00:00:01, 10.0.0.1) -> 02:00:0a:00:00:02 (at VTEP 198.18.0.2)
+const UDP_1_TO_2 = hex(`
+  02000a000002 02000a000001 0800
+  4500 0020 0000 4000 4011 26cb 0a000001 0a000002
+  03e8 07d0 000c 0000 70696e67`);
+
+test('VXLAN: Ethernet[IPv4[UDP 4789[VXLAN 42[the frame]]]] to the remote, on the underlay port', () => {
+  const { dp, wire } = bridgeNet();
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  inject(dp, 'vm1', UDP_1_TO_2);
+  const n = node(dp, 'tunnel-encap');
+  assert.is(n.packets, 1);
+  assert.equal(n.next, { tx: 1 });
+  assert.equal(n.drops, {});
+  assert.is(wire.frames.length, 1);
+  const f = wire.frames[0]!;
+  assert.is(f.length, 50 + 46);
+  assert.is(toHex(f.subarray(0, 14)), '02fc1800000202fc180000010800', 'to the next hop MAC, from ours');
+  assert.is(toHex(f.subarray(14, 16)), '4500');
+  assert.is(toHex(f.subarray(16, 18)), '0052', 'IPv4 total length');
+  assert.is(f[22], 64, 'TTL');
+  assert.is(f[23], 17, 'UDP');
+  assert.is(inetChecksum(f, 14, 20), 0, 'the IPv4 checksum verifies');
+  assert.is(toHex(f.subarray(26, 34)), 'c6120001c6120002', '198.18.0.1 -> 198.18.0.2');
+  const sport = (f[34]! << 8) | f[35]!;
+  assert.ok(sport >= 49152, 'UDP source port from the flow hash (RFC 7348)');
+  assert.is(toHex(f.subarray(36, 42)), '12b5003e0000', 'port 4789, length, no checksum');
+  assert.is(toHex(f.subarray(42, 50)), '0800000000002a00', 'VXLAN, I flag, VNI 42');
+  assert.is(toHex(f.subarray(50)), toHex(UDP_1_TO_2));
+  assert.equal(dp.stats().tunnels['vxlan 198.18.0.2'], { txPackets: 1, txBytes: 96, rxPackets: 0, rxBytes: 0 });
+  dp.close();
+});
+
+test('no-headroom: a frame that starts too close to its slot start for 50 bytes of outer headers', () => {
+  const { dp, wire } = bridgeNet();
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  injectWithHeadroom(dp, 'vm1', UDP_1_TO_2, 49);
+  const d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'no-headroom': 1 });
+  assert.equal(d.total, { 'no-headroom': 1 });
+  assert.is(d.port, 1);
+  assert.equal(node(dp, 'tunnel-encap').next, {});
+  assert.is(wire.frames.length, 0);
+  injectWithHeadroom(dp, 'vm1', UDP_1_TO_2, 50);
+  assert.is(wire.frames.length, 1, 'exactly 50 bytes are enough');
+  dp.close();
+});
+
+/** Ethernet[IPv4 (DF or not) 1451 bytes[UDP]] vm1 -> vm2: 1465 bytes, one more than VXLAN over a 1500-byte underlay carries. */
+function big(df: boolean): Uint8Array {
+  const ip = ipv4Header({ src: 0x0a000001, dst: 0x0a000002, protocol: 17, payloadLen: 1431 });
+  if (!df) {
+    ip[6] = 0;
+    ip[10] = ip[11] = 0;
+    const c = inetChecksum(Uint8Array.from(ip));
+    ip[10] = c >>> 8;
+    ip[11] = c & 255;
+  }
+  return Uint8Array.from([...ethHeader(0x02000a000002, 0x02000a000001, 0x0800), ...ip, ...new Array<number>(1431).fill(0)]);
+}
+
+test('too-big: over the underlay MTU once encapsulated; DF goes on to icmp-error, no DF is only dropped', () => {
+  const { dp, wire, vm1 } = bridgeNet();
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  inject(dp, 'vm1', big(false));
+  let d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 1 });
+  assert.equal(node(dp, 'tunnel-encap').next, {});
+  inject(dp, 'vm1', big(true));
+  d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 2 });
+  assert.equal(node(dp, 'tunnel-encap').next, { 'icmp-error': 1 });
+  assert.is(wire.frames.length, 0, 'nothing reached the underlay');
+  assert.is(vm1.frames.length, 1, 'vm1 got "fragmentation needed"');
+  const f = vm1.frames[0]!;
+  assert.is(f[34], 3);
+  assert.is(f[35], 4);
+  assert.is((f[40]! << 8) | f[41]!, 1450, 'the usable MTU');
+  dp.close();
+});
+
+test.run();
