@@ -5,12 +5,34 @@
 import { formatRows, type BenchRow, type Suite } from './harness.js';
 
 /** Suite names, in the order `vtep bench` runs them. */
-export const SUITES = ['encap', 'segment', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e'] as const;
+export const SUITES = ['encap', 'segment', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e', 'metrics', 'capture'] as const;
+
+export const BENCH_HELP = `Usage: vtep bench [NAME...] [--json] [--list]
+
+Runs the benchmark suites (all of them when none is named): ${SUITES.join(', ')}.
+Each figure is printed next to a baseline measured in the same run. Suites
+marked (root) in --list build network namespaces and are skipped without
+root; Ctrl-C stops a run and removes the namespaces it made.
+  --list   the suites and what each measures
+  --json   one JSON object with every row instead of tables
+  --quick  shorter runs (less precise); e2e: --rounds=N, --profile
+Exit status: 0 done, 2 an unknown suite or option.`;
+
+const FLAGS = ['--json', '--list', '--quick', '--profile'];
 
 export async function runBench(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(BENCH_HELP);
+    return 0;
+  }
   const json = argv.includes('--json');
   const list = argv.includes('--list');
-  const names = argv.filter((a) => !a.startsWith('--'));
+  const badFlag = argv.find((a) => a.startsWith('-') && !FLAGS.includes(a) && !a.startsWith('--rounds='));
+  if (badFlag !== undefined) {
+    console.error(`vtep bench: unknown option '${badFlag}' (options: ${FLAGS.join(', ')}, --help)`);
+    return 2;
+  }
+  const names = argv.filter((a) => !a.startsWith('-'));
   const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
   const selected = names.length === 0 ? [...SUITES] : names.filter((n) => !unknown.includes(n));
   if (unknown.length > 0) {

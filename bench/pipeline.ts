@@ -20,7 +20,7 @@ import { measure, type BenchRow, type Suite } from './harness.js';
 const N = 256;
 
 /** A port that takes every packet it is given (and counts them). */
-class SinkPort extends EventEmitter implements Port {
+export class SinkPort extends EventEmitter implements Port {
   readonly kind = 'memory' as const;
   packets = 0;
   constructor(readonly name: string) {
@@ -53,7 +53,7 @@ class SinkPort extends EventEmitter implements Port {
 }
 
 /** Ethernet/IPv4/UDP, 64 bytes, flow i. */
-function frame(dst: number, src: number, i: number, ttl = 64): Uint8Array {
+export function frame(dst: number, src: number, i: number, ttl = 64): Uint8Array {
   const f = new Uint8Array(64);
   const dv = new DataView(f.buffer);
   dv.setUint16(0, Math.floor(dst / 2 ** 32));

@@ -10,6 +10,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** An input that cannot be read (a missing file, no permission): one line, exit 1. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** util.parseArgs in strict mode, its errors turned into one-line UsageErrors. */
@@ -43,6 +48,10 @@ export async function guard(cmd: string, body: () => Promise<number>): Promise<n
     if (err instanceof UsageError) {
       console.error(err.message);
       return Exit.USAGE;
+    }
+    if (err instanceof InputError) {
+      console.error(err.message);
+      return Exit.FAILED;
     }
     if (err instanceof VtepError) {
       const usage = err.code === 'ERR_INVALID_ARG' || err.code === 'ERR_INVALID_CONFIG';

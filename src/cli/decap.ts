@@ -6,7 +6,7 @@ import { PROTO_NAMES } from '../tunnel/tunnel.js';
 import { Reason, REASON_NAMES, reasonCountsObject } from '../packet/reasons.js';
 import { toHex } from '../wire/bytes.js';
 import { VtepError } from '../errors.js';
-import { Exit, UsageError, parse, strOpt, guard, out } from './common.js';
+import { Exit, UsageError, InputError, parse, strOpt, guard, out } from './common.js';
 
 export const DECAP_HELP = `Usage: vtep decap --config CONFIG.json IN.pcap [-o OUT.pcap] [--json]
 
@@ -118,7 +118,8 @@ function loadConfig(path: string): DecapConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`vtep decap: --config ${path}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(`vtep decap: --config ${path}: ${e.code ?? e.message}${e.code === 'ENOENT' ? ' (no such file)' : e.code === 'EACCES' ? ' (permission denied)' : ''}`);
   }
   let json: unknown;
   try {

@@ -2,6 +2,7 @@
 import { readCapture, PcapWriter, PcapngWriter, LinkType } from '../pcap/index.js';
 import { Tunnel, type TunnelOptions, type TunnelProtoName } from '../tunnel/tunnel.js';
 import { encapInPlace } from '../tunnel/encap.js';
+import { VtepError } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
 import { shortText } from '../errors.js';
 
@@ -83,7 +84,7 @@ export async function encapCommand(args: string[]): Promise<number> {
     if (v['gre-checksum']) opts.greChecksum = true;
     if (v['gre-seq']) opts.greSeq = true;
 
-    const eth = new Tunnel(opts); // validates every option (VtepError -> exit 2)
+    const eth = tunnel(opts); // validates every option (a usage error naming the flag)
     let ip: Tunnel | undefined;
     const pcapng = /\.pcapng$/i.test(output);
     const w = pcapng ? new PcapngWriter(output) : new PcapWriter(output, { linkType: LinkType.ETHERNET, nanos: true });
@@ -117,6 +118,19 @@ export async function encapCommand(args: string[]): Promise<number> {
     } finally {
       await w.close();
     }
+    console.error(`vtep encap: wrote ${n} packet${n === 1 ? '' : 's'} to ${output}`);
     return Exit.OK;
   });
+}
+
+/** A Tunnel from the options; its errors name the flag (--src-mac), not the option (srcMac). */
+function tunnel(opts: TunnelOptions): Tunnel {
+  try {
+    return new Tunnel(opts);
+  } catch (err) {
+    if (!(err instanceof VtepError)) throw err;
+    const m = /^([A-Za-z]+)(: .*)$/s.exec(err.message);
+    if (m === null) throw new UsageError(`vtep encap: ${err.message}`);
+    throw new UsageError(`vtep encap: --${m[1]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${m[2]}`);
+  }
 }

@@ -1,12 +1,18 @@
-/** `vtep run`: the long-running dataplane from a vSwitch config. */
-import { readFileSync } from 'node:fs';
-import { Dataplane } from '../dataplane/dataplane.js';
-import { fromConfig } from '../dataplane/fromconfig.js';
-import { parseVswitchConfig } from '../dataplane/config.js';
+/** `vtep run`: the long-running dataplane from a vSwitch config, with its control socket and metrics. */
+import { existsSync, readFileSync } from 'node:fs';
+import { fromConfig, socketsNeeded } from '../dataplane/fromconfig.js';
+import { parseVswitchConfig, type TapConfig, type VswitchConfig } from '../dataplane/config.js';
+import { TapDevice } from '../io/tap.js';
+import { netnsPath } from '../io/port.js';
 import { VtepError, shortText } from '../errors.js';
-import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
+import { CtlServer } from '../ops/server.js';
+import { MetricsServer, renderMetrics } from '../ops/metrics.js';
+import { configDiff, applyOps, opText } from '../ops/reload.js';
+import { defaultSocketPath } from '../ops/protocol.js';
+import { asTarget, missingFacade, type OpsTarget } from '../ops/target.js';
+import { Exit, UsageError, InputError, parse, intOpt, strOpt, guard } from './common.js';
 
-export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--stats-interval SECONDS]
+export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--socket PATH] [--stats-interval SECONDS]
 
 Runs the dataplane a vSwitch config describes: creates its TAP devices and
 underlay sockets (UDP 4789 for VXLAN and 6635 for MPLS-over-UDP, a raw IP
@@ -18,21 +24,82 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
     "vrfs": [ { "name": "red", "label": 100,
                 "ports": [ { "tap": "vm3tap", "gateway": "10.1.0.1/24" } ],
                 "routes": [ { "prefix": "10.2.0.0/16", "remote": "198.18.0.3",
-                              "encap": "mplsoudp", "label": 200 } ] } ] }
+                              "encap": "mplsoudp", "label": 200 } ] } ],
+    "metrics": { "listen": "127.0.0.1:9310" } }
+
+  --socket PATH   the control socket for 'vtep ctl' (mode 0600, this user only;
+                  default ${defaultSocketPath()})
+  "metrics"       serve Prometheus text at http://LISTEN/metrics (no listener without it)
 
 Counters are printed as one JSON line on standard output every
 --stats-interval seconds and on SIGUSR1 (with per-stage counters under
 "nodes"). SIGUSR2 traces the next 20 packets through the pipeline stages
-and prints their paths as one JSON line (within 10 seconds). SIGINT and SIGTERM stop it cleanly:
-sockets closed, TAP devices (not persistent) gone. A TAP may be moved into
-another namespace while it runs (with the netns option of ip-link).
-Exit status: 0 stopped by a signal, 1 a device or socket could not be opened,
-2 a bad config (the message names the field and the value).`;
+and prints their paths as one JSON line (within 10 seconds). SIGHUP (or 'vtep ctl reload')
+re-reads the config and applies the difference: ports, bridges, VRFs, routes,
+FDB and ARP entries added or removed; what did not change keeps running with
+its learned MACs. A bad file is refused and nothing changes. SIGINT and
+SIGTERM stop it: sockets closed, TAP devices (not persistent) gone.
+Exit status: 0 stopped by a signal, 1 the config cannot be read or a device,
+namespace or socket cannot be opened, 2 a bad config (the message names the
+field and the value).`;
+
+/** Reads and validates a config: InputError (exit 1) when unreadable, UsageError (exit 2) when bad. */
+export function loadConfig(cmd: string, path: string): VswitchConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(`vtep ${cmd}: --config ${path}: ${e.code ?? e.message}${e.code === 'ENOENT' ? ' (no such file)' : e.code === 'EACCES' ? ' (permission denied)' : ''}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`vtep ${cmd}: ${path}: not JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseVswitchConfig(json);
+  } catch (err) {
+    if (err instanceof VtepError) throw new UsageError(`vtep ${cmd}: ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** A namespace that is not there, said with its name and field (the native open would only say ENOENT). */
+function netnsExists(ns: string, field: string): void {
+  const p = netnsPath(ns, field)!;
+  if (!existsSync(p)) throw new VtepError('ERR_NOT_FOUND', `${field}: ${JSON.stringify(ns)} is not a network namespace (no ${p})`);
+}
+
+/** Every namespace the config names must exist: the error names the field (exit 1). */
+export function checkNamespaces(c: VswitchConfig): void {
+  const check = (field: string, ns: string | undefined): void => {
+    if (ns !== undefined) netnsExists(ns, field);
+  };
+  check('underlay.netns', c.underlay.netns);
+  c.bridges.forEach((b, i) => b.ports.forEach((p, j) => check(`bridges[${i}].ports[${j}].netns`, p.netns)));
+  c.vrfs.forEach((v, i) => v.ports.forEach((p, j) => check(`vrfs[${i}].ports[${j}].netns`, p.netns)));
+}
+
+/** A TAP as the config (or ctl) describes it: up, gone when closed. */
+export function openTap(p: TapConfig | { name: string; netns?: string; mtu?: number; mac?: string | number }): TapDevice {
+  const name = 'tap' in p ? p.tap : p.name;
+  const o: Parameters<typeof TapDevice.open>[0] = { name, up: true, persist: false };
+  if (p.netns !== undefined) {
+    netnsExists(p.netns, 'netns');
+    o.netns = p.netns;
+  }
+  if (p.mtu !== undefined) o.mtu = p.mtu;
+  if (p.mac !== undefined) o.mac = p.mac;
+  return TapDevice.open(o);
+}
 
 export async function runCommand(args: string[]): Promise<number> {
   return guard('run', async () => {
     const { values: v, positionals } = parse('run', args, {
       config: { type: 'string', short: 'c' },
+      socket: { type: 'string', short: 's' },
       'stats-interval': { type: 'string' },
     });
     if (v.help) {
@@ -43,54 +110,91 @@ export async function runCommand(args: string[]): Promise<number> {
     const path = strOpt(v.config);
     if (path === undefined) throw new UsageError('vtep run: --config VSWITCH.json is required');
     const interval = intOpt('run', 'stats-interval', v['stats-interval'], 1, 86400);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new UsageError(`vtep run: --config ${path}: ${(err as Error).message}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new UsageError(`vtep run: ${path}: not JSON: ${(err as Error).message}`);
-    }
-    let config;
-    try {
-      config = parseVswitchConfig(json);
-    } catch (err) {
-      if (err instanceof VtepError) throw new UsageError(`vtep run: ${path}: ${err.message}`);
-      throw err;
-    }
+    const socketPath = strOpt(v.socket) ?? defaultSocketPath();
+    let config = loadConfig('run', path);
+    checkNamespaces(config);
     const dp = fromConfig(config);
-    dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
-    dp.on('link-down', ({ port }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
-    dp.on('link-up', ({ port }) => console.error(`vtep run: port ${port}: link up`));
-    dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
-    dp.start();
-    const ports = Object.keys(dp.stats().ports);
-    console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters, SIGUSR2 a trace`);
-    const print = (): void => {
-      console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
-    };
-    const timer = interval === undefined ? undefined : setInterval(print, interval * 1000);
-    process.on('SIGUSR1', print);
-    const trace = (): void => {
-      void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
-    };
-    process.on('SIGUSR2', trace);
-    await new Promise<void>((resolve) => {
-      const stop = (sig: string): void => {
-        console.error(`vtep run: ${sig}: stopping`);
-        resolve();
+    const target: OpsTarget = asTarget(dp);
+    let ctl: CtlServer | undefined;
+    let metrics: MetricsServer | undefined;
+    try {
+      dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
+      dp.on('link-down', ({ port }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
+      dp.on('link-up', ({ port }) => console.error(`vtep run: port ${port}: link up`));
+      dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
+      dp.start();
+      const scrape = (): string => renderMetrics(target.stats(), missingFacade(dp).length === 0 ? { tables: target } : {});
+      const startMetrics = async (c: VswitchConfig): Promise<void> => {
+        if (c.metrics === undefined) return;
+        metrics = await MetricsServer.listen(c.metrics.host, c.metrics.port, scrape);
+        console.error(`vtep run: metrics at http://${metrics.address}/metrics`);
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
-    if (timer !== undefined) clearInterval(timer);
-    process.off('SIGUSR1', print);
-    process.off('SIGUSR2', trace);
-    dp.close();
+      await startMetrics(config);
+
+      /** Re-reads the file and applies the difference; throws (and changes nothing) on a bad file. */
+      const reload = async (): Promise<{ applied: string[] }> => {
+        const next = loadConfig('run', path);
+        checkNamespaces(next);
+        const ops = configDiff(config, next);
+        applyOps(target, ops, openTap);
+        const old = config;
+        config = next;
+        if (JSON.stringify(old.metrics) !== JSON.stringify(next.metrics)) {
+          await metrics?.close();
+          metrics = undefined;
+          await startMetrics(next);
+        }
+        return { applied: ops.map(opText) };
+      };
+      const reloadLogged = async (): Promise<{ applied: string[] }> => {
+        try {
+          const r = await reload();
+          console.error(`vtep run: reload: ${r.applied.length === 0 ? 'no change' : r.applied.join('; ')}`);
+          return r;
+        } catch (err) {
+          const msg = (err as Error).message.replace(/^vtep run: /, '');
+          console.error(`vtep run: reload refused: ${msg}`);
+          throw err instanceof UsageError ? new VtepError('ERR_INVALID_CONFIG', msg) : err;
+        }
+      };
+
+      ctl = await CtlServer.listen({ dp: target, openTap, reload: reloadLogged }, { path: socketPath });
+      const ports = Object.keys(dp.stats().ports);
+      const missing = missingFacade(dp);
+      if (missing.length > 0) console.error(`vtep run: the dataplane lacks ${missing.join(', ')}: ctl commands that need them answer ERR_UNSUPPORTED`);
+      console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); control socket ${ctl.path}; SIGUSR1 prints counters, SIGUSR2 a trace, SIGHUP reloads`);
+      const print = (): void => {
+        console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
+      };
+      const timer = interval === undefined ? undefined : setInterval(print, interval * 1000);
+      const onHup = (): void => {
+        reloadLogged().catch(() => undefined);
+      };
+      const trace = (): void => {
+        void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
+      };
+      process.on('SIGUSR1', print);
+      process.on('SIGUSR2', trace);
+      process.on('SIGHUP', onHup);
+      await new Promise<void>((resolve) => {
+        const onSig = (sig: string): void => {
+          console.error(`vtep run: ${sig}: stopping`);
+          resolve();
+        };
+        process.once('SIGINT', () => onSig('SIGINT'));
+        process.once('SIGTERM', () => onSig('SIGTERM'));
+      });
+      if (timer !== undefined) clearInterval(timer);
+      process.off('SIGUSR1', print);
+      process.off('SIGUSR2', trace);
+      process.off('SIGHUP', onHup);
+    } finally {
+      await ctl?.close();
+      await metrics?.close();
+      dp.close();
+    }
+    // Whatever else is left (a client that does not hang up) must not keep the process.
+    setTimeout(() => process.exit(Exit.OK), 1000).unref();
     return Exit.OK;
   });
 }

@@ -105,6 +105,13 @@ export interface UnderlayConfig {
   mtu: number;
 }
 
+/** The Prometheus endpoint of `vtep run`. */
+export interface MetricsConfig {
+  /** Address and port to listen on, e.g. 127.0.0.1 and 9310 (IPv6 without brackets). */
+  host: string;
+  port: number;
+}
+
 export interface VswitchConfig {
   underlay: UnderlayConfig;
   bridges: BridgeConfig[];
@@ -113,6 +120,8 @@ export interface VswitchConfig {
   macLimit: number;
   /** FDB ageing time, seconds. */
   ageSeconds: number;
+  /** Serve Prometheus text at http://listen/metrics; undefined = no listener. */
+  metrics: MetricsConfig | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -228,7 +237,7 @@ export function isVswitchConfig(x: unknown): x is VswitchConfig {
 /** Validates a parsed VSWITCH.json; throws VtepError ERR_INVALID_CONFIG naming the field. */
 export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
-  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds']);
+  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'metrics']);
   const u = obj('underlay', top.underlay);
   onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
   const underlay: UnderlayConfig = {
@@ -388,9 +397,25 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     vrfs,
     macLimit: top.macLimit === undefined ? 1 << 20 : int('macLimit', top.macLimit, 0, 1 << 24),
     ageSeconds: top.ageSeconds === undefined ? 300 : int('ageSeconds', top.ageSeconds, 1, 1 << 20),
+    metrics: top.metrics === undefined ? undefined : metricsConfig(top.metrics),
   };
   validated.add(config);
   return config;
+}
+
+/** "metrics": { "listen": "127.0.0.1:9310" } (IPv6: "[::1]:9310"). */
+function metricsConfig(v: unknown): MetricsConfig {
+  const o = obj('metrics', v);
+  onlyKeys('metrics', o, ['listen']);
+  const want = 'an address:port to listen on, like 127.0.0.1:9310 or [::1]:9310';
+  if (typeof o.listen !== 'string') throw invalidConfig('metrics.listen', o.listen, want);
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(o.listen);
+  const host = m?.[1] ?? m?.[2];
+  const port = m === null ? NaN : Number(m[3]);
+  if (host === undefined || ipFamily(host) === 0 || (m![1] !== undefined && ipFamily(host) !== 6) || !(port >= 1 && port <= 65535)) {
+    throw invalidConfig('metrics.listen', o.listen, want);
+  }
+  return { host, port };
 }
 
 function describeKeys(o: Obj): string {

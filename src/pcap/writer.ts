@@ -131,6 +131,12 @@ abstract class SinkWriter {
     return this.sink.bytes();
   }
 
+  /** Hands what is buffered to the stream now (a live capture read as it arrives). */
+  flush(): void {
+    this.sink.check();
+    this.sink.flush();
+  }
+
   /** Flushes and ends the stream; resolves when it is all written. */
   close(): Promise<void> {
     return this.sink.close();

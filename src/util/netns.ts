@@ -44,6 +44,30 @@ export function uniqueName(prefix: string): string {
   return name;
 }
 
+/** Namespaces this process made and has not deleted: removed on SIGINT/SIGTERM too. */
+const live = new Set<Netns>();
+let signalsHooked = false;
+
+/**
+ * On Ctrl-C or SIGTERM, deletes the namespaces still alive (a benchmark or
+ * test stopped half-way must not leave them behind), then lets the signal do
+ * what it would: exit, unless the program listens for it itself.
+ */
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    const onSignal = (): void => {
+      for (const ns of [...live]) ns.delete();
+      if (process.listenerCount(sig) === 1) {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSignal);
+  }
+}
+
 export class Netns {
   readonly name: string;
   #deleted = false;
@@ -57,6 +81,8 @@ export class Netns {
     const name = uniqueName(prefix);
     execFileSync('ip', ['netns', 'add', name], { stdio: ['ignore', 'ignore', 'pipe'] });
     const ns = new Netns(name);
+    live.add(ns);
+    hookSignals();
     // Loopback up: some tools (ping to local addresses, tshark) expect it.
     ns.ip('link', 'set', 'lo', 'up');
     return ns;
@@ -106,6 +132,7 @@ export class Netns {
   delete(): void {
     if (this.#deleted) return;
     this.#deleted = true;
+    live.delete(this);
     try {
       execFileSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
     } catch {
