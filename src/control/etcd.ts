@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
-import { Etcd3, isRecoverableError, type IKeyValue, type IRequestOp, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, isRecoverableError, type IKeyValue, type IRequestOp, type Watcher } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen } from 'cockatiel';
 import type { DataplaneApi } from '../dataplane/api.js';
 import { parseKey, parseRecord, Keys } from './model.js';
@@ -83,8 +83,9 @@ export class EtcdControl extends EventEmitter<Events> {
   /** Local changes not yet written (null = delete), and what the store has from us. */
   private readonly pending = new Map<string, string | null>();
   private readonly written = new Map<string, string>();
-  private lease: Lease | undefined;
   private leaseId = '';
+  private leasing = false;
+  private leaseTimer: NodeJS.Timeout | undefined;
   private watcher: Watcher | undefined;
   private revision = 0;
   private connected = false;
@@ -127,7 +128,7 @@ export class EtcdControl extends EventEmitter<Events> {
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }).next(),
       },
     });
-    this.programmer = new Programmer(dp, this.host, (l) => this.log(l), (bk, mac) => this.local.withdrawMac(bk, mac));
+    this.programmer = new Programmer(dp, this.host, (l) => this.log(l), (bk, mac) => this.local.withdrawMac(bk, mac), (bk, mac) => this.local.hasMac(bk, mac));
     this.local = new LocalState(dp, this.root, this.host, options.underlay, (key, value) => this.enqueue(key, value));
   }
 
@@ -137,6 +138,7 @@ export class EtcdControl extends EventEmitter<Events> {
     this.running = true;
     this.local.start();
     await this.newLease();
+    this.leaseTimer = setInterval(() => void this.keepalive(), (this.opts.leaseTtl * 1000) / 3);
     await this.resync();
     await this.flushWrites();
     this.flushTimer = setInterval(() => void this.tick(), this.options.flushMs ?? 20);
@@ -150,10 +152,10 @@ export class EtcdControl extends EventEmitter<Events> {
     this.running = false;
     clearInterval(this.flushTimer);
     clearInterval(this.reconcileTimer);
+    clearInterval(this.leaseTimer);
     this.local.stop();
     await this.watcher?.cancel().catch(() => undefined);
-    if (options.revoke !== false) await this.lease?.revoke().catch(() => undefined);
-    else this.lease?.release();
+    if (options.revoke !== false && this.leaseId !== '') await this.client.leaseClient.leaseRevoke({ ID: this.leaseId }).catch(() => undefined);
     this.client.close();
   }
 
@@ -175,30 +177,52 @@ export class EtcdControl extends EventEmitter<Events> {
     else this.pending.set(key, value);
   }
 
+  /**
+   * The lease is kept here rather than by the client's Lease helper, which
+   * gives a lease up after two TTLs without an answer: a lease is lost only
+   * when etcd says so (a keepalive answered with TTL 0, or a write refused for
+   * an unknown lease). While etcd is unreachable the lease is kept, and etcd,
+   * when it comes back, extends the leases it restores.
+   */
   private async newLease(): Promise<void> {
-    const lease = this.client.lease(this.opts.leaseTtl, { autoKeepAlive: true });
-    lease.on('lost', (err) => {
-      if (lease !== this.lease || !this.running) return;
-      this.counters.leasesLost++;
-      this.log(`control: lease lost (${err.message}); publishing this host again`);
-      this.emit('lease-lost');
-      this.lease = undefined;
-      // Everything written hung on the old lease: write it all again on a new one.
-      for (const [k, v] of this.written) if (!this.pending.has(k)) this.pending.set(k, v);
-      this.written.clear();
-      this.retryLease();
-    });
-    this.lease = lease;
-    this.leaseId = await lease.grant();
+    const res = await this.client.leaseClient.leaseGrant({ TTL: this.opts.leaseTtl });
+    this.leaseId = String(res.ID);
+    debug('%s: lease %s', this.host, this.leaseId);
   }
 
-  private retryLease(): void {
-    if (!this.running || this.lease !== undefined) return;
-    this.newLease().catch((err: Error) => {
-      this.lease = undefined;
-      debug('lease grant failed: %s', err.message);
-      setTimeout(() => this.retryLease(), 1000);
-    });
+  private leaseLost(why: string): void {
+    if (this.leaseId === '') return;
+    this.counters.leasesLost++;
+    this.log(`control: lease ${this.leaseId} lost (${why}); publishing this host again`);
+    this.leaseId = '';
+    this.emit('lease-lost');
+    // Everything written hung on the old lease: write it all again on a new one.
+    for (const [k, v] of this.written) if (!this.pending.has(k)) this.pending.set(k, v);
+    this.written.clear();
+  }
+
+  /** Every TTL/3: keep the lease alive, or get a new one. */
+  private async keepalive(): Promise<void> {
+    if (this.leasing || !this.running) return;
+    this.leasing = true;
+    try {
+      if (this.leaseId === '') {
+        await this.newLease();
+        return;
+      }
+      const id = this.leaseId;
+      const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + (this.opts.leaseTtl * 1000) / 3 });
+      const ttl = await new Promise<number>((resolve, reject) => {
+        stream.on('data', (r) => resolve(Number(r.TTL)));
+        stream.on('error', reject);
+        stream.write({ ID: id });
+      }).finally(() => stream.end());
+      if (ttl <= 0 && id === this.leaseId) this.leaseLost('expired');
+    } catch (err) {
+      debug('%s: keepalive failed: %s', this.host, (err as Error).message);
+    } finally {
+      this.leasing = false;
+    }
   }
 
   private async tick(): Promise<void> {
@@ -208,7 +232,7 @@ export class EtcdControl extends EventEmitter<Events> {
 
   /** Writes pending changes within the rate limit, TXN_OPS keys per transaction. */
   private async flushWrites(): Promise<void> {
-    if (this.flushing || this.lease === undefined || this.leaseId === '' || this.pending.size === 0) return;
+    if (this.flushing || this.leaseId === '' || this.pending.size === 0) return;
     this.flushing = true;
     try {
       while (this.pending.size > 0 && this.tokens >= 1 && this.leaseId !== '') {
@@ -222,7 +246,12 @@ export class EtcdControl extends EventEmitter<Events> {
         const ops: IRequestOp[] = batch.map(([key, value]) =>
           value === null ? { request_delete_range: { key: Buffer.from(key) } } : { request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } },
         );
-        await this.client.kv.txn({ success: ops });
+        try {
+          await this.client.kv.txn({ success: ops });
+        } catch (err) {
+          if (/lease not found/i.test((err as Error).message) && lease === this.leaseId) this.leaseLost('etcd does not know it');
+          throw err;
+        }
         this.tokens -= n;
         this.counters.writes += n;
         for (const [key, value] of batch) {

@@ -158,6 +158,10 @@ export class LocalState {
     this.set(Keys.mac(this.root, this.host, bk, mac), null);
   }
 
+  hasMac(bk: string, mac: string): boolean {
+    return this.macs.get(bk)?.has(mac) === true;
+  }
+
   /** The dataplane gave up a MAC because another host has it now. */
   withdrawMac(bk: string, mac: string): void {
     if (this.macs.get(bk)?.delete(mac) === true) this.set(Keys.mac(this.root, this.host, bk, mac), null);

@@ -67,6 +67,8 @@ export class Programmer {
     private readonly log: (msg: string) => void = () => undefined,
     /** A MAC this host published is newer at another host: it moved away. */
     private readonly movedAway: (bk: string, mac: string) => void = () => undefined,
+    /** The MAC is on a local port now (the dataplane replaced our remote entry when it learned it). */
+    private readonly isLocal: (bk: string, mac: string) => boolean = () => false,
   ) {
     this.scanLocal(true);
   }
@@ -234,9 +236,11 @@ export class Programmer {
     }
     if (want === undefined) {
       if (have === undefined) return;
+      this.progMacs.delete(id);
+      // Moved here: the entry is the dataplane's own now, and its addresses still hold.
+      if (this.isLocal(bk, mac)) return;
       this.call(`remove ${bk} ${mac}`, () => this.dp.removeFdb(bridge, mac));
       for (const ip of have.ips) this.call(`remove arp ${ip}`, () => this.dp.removeArp(bridge, ip));
-      this.progMacs.delete(id);
       return;
     }
     if (this.macs.get(bk)?.get(mac)?.has(this.self) === true) this.movedAway(bk, mac);

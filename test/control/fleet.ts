@@ -33,7 +33,10 @@ export function makeHost(i: number, endpoints: string[], o: { anycast?: boolean;
     underlay,
     etcd: { endpoints, leaseTtl: o.ttl ?? 10, ...o.extra },
     reconcileSeconds: 0,
-    log: (l) => logs.push(l),
+    log: (l) => {
+      logs.push(l);
+      if (process.env.VTEP_TEST_LOG !== undefined) console.error(`h${i}: ${l}`);
+    },
   });
   return { name: `h${i}`, underlay, dp, control, logs };
 }
