@@ -4,6 +4,7 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { parseVswitchConfig } from '../dataplane/config.js';
 import { VtepError } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
+import { startControl, isDataplaneApi, type EtcdControl } from '../control/etcd.js';
 
 export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--stats-interval SECONDS]
 
@@ -65,6 +66,22 @@ export async function runCommand(args: string[]): Promise<number> {
     dp.start();
     const ports = Object.keys(dp.stats().ports);
     console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters`);
+    let control: EtcdControl | undefined;
+    if (config.control !== undefined) {
+      if (!isDataplaneApi(dp)) {
+        dp.close();
+        console.error('vtep run: control: this dataplane does not implement DataplaneApi yet (src/dataplane/api.ts)');
+        return Exit.FAILED;
+      }
+      try {
+        control = await startControl(dp, config.control, config.underlay.address, (line) => console.error(`vtep run: ${line}`));
+      } catch (err) {
+        dp.close();
+        console.error(`vtep run: control: etcd ${config.control.etcd.endpoints.join(', ')}: ${(err as Error).message}`);
+        return Exit.FAILED;
+      }
+      console.error(`vtep run: joined the fleet as ${control.host} (etcd ${config.control.etcd.endpoints.join(', ')})`);
+    }
     const print = (): void => {
       console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
     };
@@ -80,6 +97,7 @@ export async function runCommand(args: string[]): Promise<number> {
     });
     if (timer !== undefined) clearInterval(timer);
     process.off('SIGUSR1', print);
+    await control?.stop();
     dp.close();
     return Exit.OK;
   });

@@ -369,6 +369,13 @@ export class EtcdControl extends EventEmitter<Events> {
   }
 }
 
+/** True when `x` has the DataplaneApi methods the control plane calls (a run-time check for `vtep run`). */
+export function isDataplaneApi(x: unknown): x is DataplaneApi {
+  const o = x as Record<string, unknown>;
+  const need = ['addFdb', 'removeFdb', 'addFlood', 'removeFlood', 'addArp', 'removeArp', 'addRoute', 'deleteRoute', 'listBridges', 'listVrfs', 'fdbEntries', 'arpEntries', 'neighbors', 'routes', 'on', 'off'];
+  return o !== null && typeof o === 'object' && need.every((m) => typeof o[m] === 'function');
+}
+
 /** Starts the control plane a vSwitch config's `control` section describes. */
 export async function startControl(dp: DataplaneApi, config: ControlConfig, underlay: string, log?: (line: string) => void): Promise<EtcdControl> {
   const c = new EtcdControl(dp, {

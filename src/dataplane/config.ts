@@ -14,6 +14,7 @@
  */
 import { invalidConfig, describe, VtepError } from '../errors.js';
 import { ipFamily, parseCidr, parseMac, type Cidr } from '../wire/addr.js';
+import { parseControlConfig, type ControlConfig } from '../control/options.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
 const ENCAPS: readonly string[] = ['vxlan', 'gre', 'mplsoudp', 'mplsogre'];
@@ -109,6 +110,8 @@ export interface VswitchConfig {
   macLimit: number;
   /** FDB ageing time, seconds. */
   ageSeconds: number;
+  /** Fleet membership through etcd (src/control/, docs/control.md), when given. */
+  control: ControlConfig | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -224,7 +227,7 @@ export function isVswitchConfig(x: unknown): x is VswitchConfig {
 /** Validates a parsed VSWITCH.json; throws VtepError ERR_INVALID_CONFIG naming the field. */
 export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
-  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds']);
+  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'control']);
   const u = obj('underlay', top.underlay);
   onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl']);
   const underlay: UnderlayConfig = {
@@ -377,6 +380,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     vrfs,
     macLimit: top.macLimit === undefined ? 1 << 20 : int('macLimit', top.macLimit, 0, 1 << 24),
     ageSeconds: top.ageSeconds === undefined ? 300 : int('ageSeconds', top.ageSeconds, 1, 1 << 20),
+    control: top.control === undefined ? undefined : parseControlConfig(top.control),
   };
   validated.add(config);
   return config;
