@@ -5,7 +5,7 @@
 import { formatRows, type BenchRow, type Suite } from './harness.js';
 
 /** Suite names, in the order `vtep bench` runs them. */
-export const SUITES = ['encap', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'e2e'] as const;
+export const SUITES = ['encap', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'e2e', 'control'] as const;
 
 export async function runBench(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
