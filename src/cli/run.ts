@@ -20,6 +20,10 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
                 "routes": [ { "prefix": "10.2.0.0/16", "remote": "198.18.0.3",
                               "encap": "mplsoudp", "label": 200 } ] } ] }
 
+With "control": { "etcd": { "endpoints": [...] } } it joins a fleet: it
+publishes this host in etcd and programs flood lists, remote MACs, ARP
+entries and routes from the other hosts (docs/control.md).
+
 Counters are printed as one JSON line on standard output every
 --stats-interval seconds and on SIGUSR1. SIGINT and SIGTERM stop it cleanly:
 sockets closed, TAP devices (not persistent) gone. A TAP may be moved into

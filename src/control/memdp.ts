@@ -19,7 +19,8 @@ interface Bridge {
   arp: Map<string, string>;
 }
 
-const macText = (m: number | string): string => formatMac(typeof m === 'number' ? m : parseMac(m));
+const CANON_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+const macText = (m: number | string): string => (typeof m === 'string' && CANON_MAC.test(m) ? m : formatMac(typeof m === 'number' ? m : parseMac(m)));
 
 export class MemoryDataplane extends EventEmitter implements DataplaneApi {
   private readonly bridges = new Map<string, Bridge>();

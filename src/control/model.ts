@@ -121,7 +121,12 @@ export function parseKey(root: string, key: string): ParsedKey | undefined {
   return undefined;
 }
 
+const CANON_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const CANON_IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+
 export function canonicalMac(s: string): string | undefined {
+  if (CANON_MAC.test(s)) return s; // the common case, without parsing
   try {
     return formatMac(parseMac(s));
   } catch {
@@ -130,7 +135,9 @@ export function canonicalMac(s: string): string | undefined {
 }
 
 export function canonicalIp(s: unknown): string | undefined {
-  if (typeof s !== 'string' || ipFamily(s) === 0) return undefined;
+  if (typeof s !== 'string') return undefined;
+  if (CANON_IPV4.test(s)) return s;
+  if (ipFamily(s) === 0) return undefined;
   return formatIp(parseIp(s));
 }
 
