@@ -34,7 +34,7 @@ const sep = '\u0000';
 
 export class Programmer {
   // The mirror: valid records by host, with the mod revision they were written at.
-  private readonly hosts = new Map<string, Versioned<HostRecord>>();
+  private readonly hosts = new Map<string, Versioned<HostRecord> & { bks: Set<string> }>();
   /** bridge key -> MAC -> host -> record. */
   private readonly macs = new Map<string, Map<string, Map<string, Versioned<MacRecord>>>>();
   /** vrf -> prefix -> host -> record. */
@@ -107,7 +107,7 @@ export class Programmer {
     keys.add(this.idOf(p));
     if (p.kind === 'host') {
       const old = this.hosts.get(p.host);
-      this.hosts.set(p.host, { rec: p.rec, rev });
+      this.hosts.set(p.host, { rec: p.rec, rev, bks: new Set(p.rec.bridges.map((b) => bridgeKey(b.encap, b.id))) });
       if (old === undefined || JSON.stringify(old.rec) !== JSON.stringify(p.rec)) this.hostChanged(p.host);
     } else if (p.kind === 'mac') {
       nested(this.macs, p.bridge, p.mac).set(p.host, { rec: p.rec, rev });
@@ -161,8 +161,8 @@ export class Programmer {
 
   /** Host record of `host` when it serves bridge `bk`. */
   private serving(host: string, bk: string): HostRecord | undefined {
-    const h = this.hosts.get(host)?.rec;
-    return h !== undefined && h.bridges.some((b) => bridgeKey(b.encap, b.id) === bk) ? h : undefined;
+    const h = this.hosts.get(host);
+    return h !== undefined && h.bks.has(bk) ? h.rec : undefined;
   }
 
   // Desired state, one item at a time.
@@ -220,9 +220,13 @@ export class Programmer {
     try {
       fn();
     } catch (err) {
-      this.errors++;
-      this.log(`control: ${what}: ${(err as Error).message}`);
+      this.failed(what, err);
     }
+  }
+
+  private failed(what: string, err: unknown): void {
+    this.errors++;
+    this.log(`control: ${what.replaceAll(sep, ' ')}: ${(err as Error).message}`);
   }
 
   private applyMac(id: string): void {
@@ -239,16 +243,22 @@ export class Programmer {
       this.progMacs.delete(id);
       // Moved here: the entry is the dataplane's own now, and its addresses still hold.
       if (this.isLocal(bk, mac)) return;
-      this.call(`remove ${bk} ${mac}`, () => this.dp.removeFdb(bridge, mac));
-      for (const ip of have.ips) this.call(`remove arp ${ip}`, () => this.dp.removeArp(bridge, ip));
+      this.dp.removeFdb(bridge, mac);
+      for (const ip of have.ips) this.dp.removeArp(bridge, ip);
       return;
     }
     if (this.macs.get(bk)?.get(mac)?.has(this.self) === true) this.movedAway(bk, mac);
-    if (have === undefined || have.remote !== want.remote) this.call(`fdb ${bk} ${mac}`, () => this.dp.addFdb(bridge, mac, { remote: want.remote }));
-    const old = new Set(have?.ips ?? []);
-    for (const ip of want.ips) if (!old.has(ip)) this.call(`arp ${ip}`, () => this.dp.addArp(bridge, ip, mac));
+    if (have === undefined) {
+      this.dp.addFdb(bridge, mac, { remote: want.remote });
+      for (const ip of want.ips) this.dp.addArp(bridge, ip, mac);
+      this.progMacs.set(id, want);
+      return;
+    }
+    if (have.remote !== want.remote) this.dp.addFdb(bridge, mac, { remote: want.remote });
+    const old = new Set(have.ips);
+    for (const ip of want.ips) if (!old.has(ip)) this.dp.addArp(bridge, ip, mac);
     const keep = new Set(want.ips);
-    for (const ip of old) if (!keep.has(ip)) this.call(`remove arp ${ip}`, () => this.dp.removeArp(bridge, ip));
+    for (const ip of old) if (!keep.has(ip)) this.dp.removeArp(bridge, ip);
     this.progMacs.set(id, want);
   }
 
@@ -257,8 +267,8 @@ export class Programmer {
     if (bridge === undefined) return;
     const want = this.desiredFlood(bk);
     const have = this.progFlood.get(bk) ?? new Set<string>();
-    for (const r of want) if (!have.has(r)) this.call(`flood ${bk} ${r}`, () => this.dp.addFlood(bridge, r));
-    for (const r of have) if (!want.has(r)) this.call(`remove flood ${bk} ${r}`, () => this.dp.removeFlood(bridge, r));
+    for (const r of want) if (!have.has(r)) this.dp.addFlood(bridge, r);
+    for (const r of have) if (!want.has(r)) this.dp.removeFlood(bridge, r);
     this.progFlood.set(bk, want);
   }
 
@@ -268,22 +278,42 @@ export class Programmer {
     const have = this.progRoutes.get(id);
     if (want === undefined) {
       if (have === undefined) return;
-      if (this.localVrfs.has(vrf)) this.call(`remove route ${vrf} ${prefix}`, () => this.dp.deleteRoute(vrf, prefix));
       this.progRoutes.delete(id);
+      if (this.localVrfs.has(vrf)) this.dp.deleteRoute(vrf, prefix);
       return;
     }
     const text = JSON.stringify(want);
     if (text === have) return;
-    this.call(`route ${vrf} ${prefix}`, () => this.dp.addRoute(vrf, prefix, want));
+    this.dp.addRoute(vrf, prefix, want);
     this.progRoutes.set(id, text);
   }
 
   /** Programs what changed since the last flush; returns how many items were looked at. */
   flush(): number {
     const n = this.dirtyMacs.size + this.dirtyFlood.size + this.dirtyRoutes.size;
-    for (const id of this.dirtyMacs) this.applyMac(id);
-    for (const bk of this.dirtyFlood) this.applyFlood(bk);
-    for (const id of this.dirtyRoutes) this.applyRoute(id);
+    // One failed dataplane call loses that item only (the bookkeeping is updated
+    // after the calls, so the next reconcile() retries it).
+    for (const id of this.dirtyMacs) {
+      try {
+        this.applyMac(id);
+      } catch (err) {
+        this.failed(`mac ${id}`, err);
+      }
+    }
+    for (const bk of this.dirtyFlood) {
+      try {
+        this.applyFlood(bk);
+      } catch (err) {
+        this.failed(`flood ${bk}`, err);
+      }
+    }
+    for (const id of this.dirtyRoutes) {
+      try {
+        this.applyRoute(id);
+      } catch (err) {
+        this.failed(`route ${id}`, err);
+      }
+    }
     this.dirtyMacs.clear();
     this.dirtyFlood.clear();
     this.dirtyRoutes.clear();
