@@ -95,6 +95,7 @@ export class EtcdControl extends EventEmitter<Events> {
   private tokens: number;
   private flushTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private rewatchTimer: NodeJS.Timeout | undefined;
   private readonly counters = { badRecords: 0, resyncs: 0, leasesLost: 0, writes: 0 };
 
   constructor(
@@ -143,7 +144,7 @@ export class EtcdControl extends EventEmitter<Events> {
     await this.flushWrites();
     this.flushTimer = setInterval(() => void this.tick(), this.options.flushMs ?? 20);
     const every = this.options.reconcileSeconds ?? 60;
-    if (every > 0) this.reconcileTimer = setInterval(() => this.reconcile(), every * 1000);
+    if (every > 0) this.reconcileTimer = setInterval(() => void this.verify(), every * 1000);
   }
 
   /** Leaves the fleet: revokes the lease (every key of this host goes) and closes the client. Dataplane entries stay. */
@@ -153,8 +154,9 @@ export class EtcdControl extends EventEmitter<Events> {
     clearInterval(this.flushTimer);
     clearInterval(this.reconcileTimer);
     clearInterval(this.leaseTimer);
+    clearTimeout(this.rewatchTimer);
     this.local.stop();
-    await this.watcher?.cancel().catch(() => undefined);
+    if (this.watcher !== undefined) await cancelWatch(this.watcher);
     if (options.revoke !== false && this.leaseId !== '') await this.client.leaseClient.leaseRevoke({ ID: this.leaseId }).catch(() => undefined);
     this.client.close();
   }
@@ -168,6 +170,12 @@ export class EtcdControl extends EventEmitter<Events> {
     const r = this.programmer.reconcile();
     if (r.diffs.length > 0) this.log(`control: reconcile fixed ${r.diffs.length} entries: ${r.diffs.slice(0, 5).join('; ')}`);
     return r;
+  }
+
+  /** The store against the mirror (a resync: differences only), then the mirror against the dataplane. */
+  async verify(): Promise<ReconcileReport> {
+    await this.resync();
+    return this.reconcile();
   }
 
   // Publishing.
@@ -276,8 +284,9 @@ export class EtcdControl extends EventEmitter<Events> {
 
   private async doResync(): Promise<void> {
     this.counters.resyncs++;
-    await this.watcher?.cancel().catch(() => undefined);
+    const old = this.watcher;
     this.watcher = undefined;
+    if (old !== undefined) await cancelWatch(old);
     const end = Buffer.from(this.root);
     end[end.length - 1]!++;
     let rev: string | undefined;
@@ -301,37 +310,72 @@ export class EtcdControl extends EventEmitter<Events> {
     await this.watch();
   }
 
-  private async watch(): Promise<void> {
-    const w = await this.client.watch().prefix(this.root).startRevision(String(this.revision + 1)).create();
-    if (!this.running) {
-      await w.cancel();
-      return;
-    }
+  /**
+   * Watches the prefix from the revision after the last one applied. The
+   * client's own reconnection is not used: it resumes from the revision of
+   * its last *connection* rather than of the last event, and can skip events
+   * when a stream breaks between the two. Instead a broken stream is dropped
+   * and a new watch starts from this.revision + 1, which etcd either replays
+   * or refuses as compacted (then a resync).
+   */
+  private watch(): Promise<void> {
+    const w = this.client.watch().prefix(this.root).startRevision(String(this.revision + 1)).watcher();
     this.watcher = w;
-    this.connected = true;
     w.on('data', (res) => {
       if (w !== this.watcher) return;
+      let rev = 0;
       for (const ev of res.events) {
         if (ev.type === 'Put') this.applyPut(ev.kv);
         else this.applyDelete(ev.kv.key.toString());
+        rev = Math.max(rev, Number(ev.kv.mod_revision));
       }
-      this.revision = Math.max(this.revision, Number(res.header.revision));
+      // A response without events (progress) speaks for the whole store; one with events for them only.
+      this.revision = Math.max(this.revision, res.events.length > 0 ? rev : Number(res.header.revision));
       this.programmer.flush();
       this.emit('synced', this.revision);
     });
-    w.on('disconnected', () => {
-      this.connected = false;
-    });
     w.on('connected', () => {
+      if (w !== this.watcher) return;
+      debug('%s: watching from %d', this.host, this.revision + 1);
       this.connected = true;
+    });
+    w.on('disconnected', (err) => {
+      if (w !== this.watcher) return;
+      debug('%s: watch disconnected: %s', this.host, err.message);
+      this.connected = false;
+      this.watcher = undefined;
+      void cancelWatch(w);
+      this.rewatchSoon();
     });
     w.on('error', (err) => {
       // Canceled by etcd, e.g. our revision was compacted: read everything again.
       if (w !== this.watcher || !this.running) return;
       this.log(`control: watch ended (${err.message}); resyncing`);
       this.connected = false;
+      this.watcher = undefined; // already gone: cancelling it would wait forever
       this.resyncUntilDone();
     });
+    return new Promise<void>((resolve, reject) => {
+      w.once('connected', () => resolve());
+      w.once('error', reject);
+      w.once('disconnected', reject);
+    });
+  }
+
+  /**
+   * After a broken stream: a resync, not a bare resume. Watching on from the
+   * last revision would be enough, except that etcd drops the tombstones of
+   * deletions at the revision it compacted to and still accepts a watch from
+   * that revision: those deletions would never be seen. The resync reads the
+   * store at one revision, applies only the differences, and watches on.
+   */
+  private rewatchSoon(): void {
+    if (this.rewatchTimer !== undefined || !this.running) return;
+    this.rewatchTimer = setTimeout(() => {
+      this.rewatchTimer = undefined;
+      if (!this.running || this.watcher !== undefined || this.resyncing !== undefined) return;
+      this.resyncUntilDone();
+    }, 250);
   }
 
   private resyncUntilDone(): void {
@@ -367,6 +411,11 @@ export class EtcdControl extends EventEmitter<Events> {
     this.mirror.delete(key);
     this.programmer.delete(old.host, old.id);
   }
+}
+
+/** Cancels a watch, giving up after a second (the client waits for an answer that may never come). */
+function cancelWatch(w: Watcher): Promise<void> {
+  return Promise.race([w.cancel().catch(() => undefined), new Promise<void>((r) => setTimeout(r, 1000).unref())]);
 }
 
 /** True when `x` has the DataplaneApi methods the control plane calls (a run-time check for `vtep run`). */

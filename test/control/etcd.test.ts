@@ -4,7 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EtcdCluster, etcdBinary, ETCD_SKIP } from '../../src/util/etcd.js';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { EtcdCluster, etcdBinary, freePort, ETCD_SKIP } from '../../src/util/etcd.js';
 import { Keys } from '../../src/control/model.js';
 import { makeHost, macOf, until, sleep, fdbRemote, flood, route, rawClient, type FleetHost } from './fleet.js';
 
@@ -30,6 +31,39 @@ function populate(hosts: FleetHost[]): void {
       h.dp.learn(`vxlan-${b}`, macOf(i, b), { port: `vm${i}${b === 42 ? 'a' : 'b'}` });
     }
     h.dp.snoop('red', `10.1.${i}.10`, '02:00:00:00:01:10', `r${i}`);
+  }
+}
+
+/** A TCP relay to etcd on 127.0.0.1 that can cut every connection and refuse new ones for a while. */
+class TcpProxy {
+  private readonly socks = new Set<Socket>();
+  private server: Server | undefined;
+  private constructor(readonly port: number, private readonly target: number) {}
+
+  static async start(target: number): Promise<TcpProxy> {
+    const p = new TcpProxy(await freePort(), target);
+    await p.restore();
+    return p;
+  }
+  restore(): Promise<void> {
+    this.server = createServer((s) => {
+      const up = connect(this.target, '127.0.0.1');
+      for (const x of [s, up]) {
+        this.socks.add(x);
+        x.on('error', () => undefined);
+        x.on('close', () => this.socks.delete(x));
+      }
+      s.pipe(up).pipe(s);
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+  cut(): void {
+    this.server?.close();
+    this.server = undefined;
+    for (const s of this.socks) s.destroy();
+  }
+  close(): void {
+    this.cut();
   }
 }
 
@@ -146,6 +180,38 @@ if (etcdBinary() === undefined) {
       20000);
       for (const h of hosts) assert.equal(h.control.reconcile().diffs, []);
     });
+  });
+
+  test('a host cut off while the store changed and was compacted resyncs by revision and converges', async () => {
+    const etcd = await EtcdCluster.start();
+    const proxy = await TcpProxy.start(Number(new URL(etcd.endpoints()[0]!).port));
+    const h1 = makeHost(1, [`http://127.0.0.1:${proxy.port}`]); // reaches etcd only through the proxy
+    const h2 = makeHost(2, etcd.endpoints());
+    const raw = rawClient(etcd.endpoints());
+    try {
+      await h1.control.start();
+      await h2.control.start();
+      populate([h1, h2]);
+      await until('converged', () => fdbRemote(h1.dp, 'vxlan-42', macOf(2)) === h2.underlay && fdbRemote(h2.dp, 'vxlan-42', macOf(1)) === h1.underlay);
+      proxy.cut();
+      h2.dp.learn('vxlan-42', '02:00:00:00:55:02', { port: 'vm2a' });
+      h2.dp.age('vxlan-42', macOf(2));
+      await until('h2 wrote', () => h2.control.status().pending === 0);
+      const rev = (await raw.kv.range({ key: Buffer.from('/vtep/') })).header.revision;
+      await raw.kv.compact({ revision: rev, physical: true });
+      assert.is(fdbRemote(h1.dp, 'vxlan-42', macOf(2)), h2.underlay, 'cut off: h1 keeps what it had');
+      const before = h1.control.status().resyncs;
+      await proxy.restore();
+      await until('h1 caught up', () => fdbRemote(h1.dp, 'vxlan-42', '02:00:00:00:55:02') === h2.underlay && fdbRemote(h1.dp, 'vxlan-42', macOf(2)) === undefined, 20000);
+      assert.ok(h1.control.status().resyncs > before, 'the reconnection led to a resync');
+      assert.equal((await h1.control.verify()).diffs, []);
+    } finally {
+      raw.close();
+      await h1.control.stop({ revoke: false }).catch(() => undefined);
+      await h2.control.stop({ revoke: false }).catch(() => undefined);
+      proxy.close();
+      etcd.stop();
+    }
   });
 
   test('bad records in the store are logged and skipped, never half-programmed', async () => {
