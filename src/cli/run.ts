@@ -4,7 +4,7 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { parseVswitchConfig } from '../dataplane/config.js';
 import { VtepError } from '../errors.js';
 import { Exit, UsageError, parse, intOpt, strOpt, guard } from './common.js';
-import { startControl, isDataplaneApi, type EtcdControl } from '../control/etcd.js';
+import type { EtcdControl } from '../control/etcd.js';
 
 export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--stats-interval SECONDS]
 
@@ -72,6 +72,8 @@ export async function runCommand(args: string[]): Promise<number> {
     console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters`);
     let control: EtcdControl | undefined;
     if (config.control !== undefined) {
+      // Loaded only here: the etcd client (gRPC) costs every other command nothing.
+      const { startControl, isDataplaneApi } = await import('../control/etcd.js');
       if (!isDataplaneApi(dp)) {
         dp.close();
         console.error('vtep run: control: this dataplane does not implement DataplaneApi yet (src/dataplane/api.ts)');
