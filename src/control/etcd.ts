@@ -391,7 +391,11 @@ export class EtcdControl extends EventEmitter<Events> {
     const rev = Number(kv.mod_revision);
     const old = this.mirror.get(key);
     if (old !== undefined && old.rev === rev) return;
-    const p = parseRecord(this.root, key, kv.value.toString());
+    let p = parseRecord(this.root, key, kv.value.toString());
+    // Another host claiming this host's underlay would have it flood to itself.
+    if (!('error' in p) && p.kind === 'host' && p.host !== this.host && p.rec.underlay === this.options.underlay) {
+      p = { error: `underlay: ${JSON.stringify(p.rec.underlay)} is this host's own (${this.host})` };
+    }
     if ('error' in p) {
       if (parseKey(this.root, key) === undefined && !key.startsWith(`${this.root}hosts/`)) return; // another version's key or a neighbour's: not ours to judge
       this.counters.badRecords++;

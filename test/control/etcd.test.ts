@@ -249,6 +249,7 @@ if (etcdBinary() === undefined) {
           [`${root}hosts/x9/macs/vxlan-42/NOT-A-MAC`, '{}'],
           [Keys.route(root, 'x9', 'red', '10.9.0.0/16'), JSON.stringify({ encap: 'mplsoudp', id: 3 })],
           [`${root}hosts/x9/routes/red/10.9.0.1_16`, JSON.stringify({ encap: 'mplsoudp', id: 300 })],
+          [Keys.host(root, 'x4'), JSON.stringify({ underlay: '198.18.0.1', bridges: [{ encap: 'vxlan', id: 42 }], vrfs: [] })], // h1's own address
         ];
         for (const [k, v] of bad) await raw.put(k).value(v);
         // And a good host x9 whose only MAC record is broken: its flood entry, not the MAC.
@@ -258,7 +259,7 @@ if (etcdBinary() === undefined) {
         assert.equal(h1.dp.fdbEntries('vxlan-42'), []);
         assert.equal(h1.dp.arpEntries('vxlan-42'), []);
         assert.is(route(h1.dp, '10.9.0.0/16'), undefined);
-        assert.equal(flood(h1.dp, 'vxlan-42'), ['198.18.0.9'], 'x1, x2, x3 are not hosts');
+        assert.equal(flood(h1.dp, 'vxlan-42'), ['198.18.0.9'], 'x1, x2, x3, x4 are not hosts');
         assert.ok(h1.logs.some((l) => l.includes('/x2/host') && l.includes('underlay')), h1.logs.join('\n'));
         // The broken MAC record repaired: now it is used; broken again: the entry goes.
         await raw.put(Keys.mac(root, 'x9', 'vxlan-42', '02:00:00:00:00:09')).value(JSON.stringify({ ips: ['10.0.0.9'] }));
