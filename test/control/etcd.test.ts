@@ -297,6 +297,29 @@ if (etcdBinary() === undefined) {
     });
   });
 
+  test('writes are rate-limited: at 10 keys/s, 50 MACs take seconds, never more than the budget', async () => {
+    const etcd = await EtcdCluster.start();
+    const h1 = makeHost(1, etcd.endpoints(), { extra: { maxWritesPerSecond: 10 } });
+    try {
+      await h1.control.start();
+      await sleep(1100); // the start's writes used the bucket; let it refill
+      const w0 = h1.control.status().writes;
+      const t0 = Date.now();
+      for (let i = 0; i < 50; i++) h1.dp.learn('vxlan-42', `02:00:00:03:00:${i.toString(16).padStart(2, '0')}`, { port: 'vm1a' });
+      for (let k = 0; k < 10; k++) {
+        await sleep(200);
+        const written = h1.control.status().writes - w0;
+        const budget = 10 + ((Date.now() - t0) / 1000) * 10; // a full bucket plus the refill
+        assert.ok(written <= budget + 1, `${written} writes within ${Date.now() - t0} ms`);
+      }
+      await until('all written', () => h1.control.status().pending === 0, 15000);
+      assert.is(h1.control.status().writes - w0, 50);
+    } finally {
+      await h1.control.stop().catch(() => undefined);
+      etcd.stop();
+    }
+  });
+
   test('a resync changes nothing still valid; reconcile finds and fixes what was changed behind the control plane', async () => {
     await withFleet(2, {}, async (hosts) => {
       populate(hosts);
