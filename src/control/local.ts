@@ -32,6 +32,7 @@ export class LocalState {
   private bridges = new Map<string, string>();
   /** VRF name -> the route record others use to reach this host in it. */
   private vrfRoutes = new Map<string, RouteRecord>();
+  private vrfNames = new Set<string>();
   /** bridge key -> local MAC -> its addresses. */
   private readonly macs = new Map<string, Map<string, Set<string>>>();
   /** bridge key -> IP -> MAC, from snooping and static entries (also for MACs not yet local). */
@@ -91,7 +92,9 @@ export class LocalState {
     }
     const oldRoutes = this.vrfRoutes;
     this.vrfRoutes = new Map();
+    this.vrfNames = new Set();
     for (const v of this.dp.listVrfs()) {
+      this.vrfNames.add(v.name);
       const routerMac = v.ports[0]?.routerMac;
       const hv: HostRecord['vrfs'][number] = { name: v.name };
       if (v.label !== undefined) hv.label = v.label;
@@ -176,6 +179,7 @@ export class LocalState {
       this.set(Keys.route(this.root, this.host, owner, `${ip}/${ip.includes(':') ? 128 : 32}`), JSON.stringify(route));
       return;
     }
+    if (this.vrfNames.has(owner)) return; // a VRF others cannot reach (no label, no VNI)
     const bk = this.bridges.get(owner) ?? this.bk(owner);
     if (bk === undefined) return;
     let map = this.ipToMac.get(bk);
