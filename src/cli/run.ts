@@ -71,6 +71,8 @@ export async function runCommand(args: string[]): Promise<number> {
     const ports = Object.keys(dp.stats().ports);
     console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); SIGUSR1 prints counters`);
     let control: EtcdControl | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let stopping = false;
     if (config.control !== undefined) {
       // Loaded only here: the etcd client (gRPC) costs every other command nothing.
       const { startControl, isDataplaneApi } = await import('../control/etcd.js');
@@ -79,14 +81,25 @@ export async function runCommand(args: string[]): Promise<number> {
         console.error('vtep run: control: this dataplane does not implement DataplaneApi yet (src/dataplane/api.ts)');
         return Exit.FAILED;
       }
-      try {
-        control = await startControl(dp, config.control, config.underlay.address, (line) => console.error(`vtep run: ${line}`));
-      } catch (err) {
-        dp.close();
-        console.error(`vtep run: control: etcd ${config.control.etcd.endpoints.join(', ')}: ${(err as Error).message}`);
-        return Exit.FAILED;
-      }
-      console.error(`vtep run: joined the fleet as ${control.host} (etcd ${config.control.etcd.endpoints.join(', ')})`);
+      const cc = config.control;
+      const where = cc.etcd.endpoints.join(', ');
+      // etcd out of reach at start stops nothing either: forward with the config alone and keep trying.
+      const join = (): void => {
+        retry = undefined;
+        startControl(dp, cc, config.underlay.address, (line) => console.error(`vtep run: ${line}`)).then(
+          (c) => {
+            if (stopping) return void c.stop();
+            control = c;
+            console.error(`vtep run: joined the fleet as ${c.host} (etcd ${where})`);
+          },
+          (err: Error) => {
+            if (stopping) return;
+            console.error(`vtep run: control: etcd ${where}: ${err.message}; trying again in 5 s`);
+            retry = setTimeout(join, 5000);
+          },
+        );
+      };
+      join();
     }
     const print = (): void => {
       console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
@@ -103,6 +116,8 @@ export async function runCommand(args: string[]): Promise<number> {
     });
     if (timer !== undefined) clearInterval(timer);
     process.off('SIGUSR1', print);
+    stopping = true;
+    clearTimeout(retry);
     await control?.stop();
     dp.close();
     return Exit.OK;

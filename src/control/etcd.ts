@@ -133,15 +133,22 @@ export class EtcdControl extends EventEmitter<Events> {
     this.local = new LocalState(dp, this.root, this.host, options.underlay, (key, value) => this.enqueue(key, value));
   }
 
-  /** Publishes this host, reads and programs the fleet, then follows it. Rejects when etcd cannot be reached. */
+  /** Publishes this host, reads and programs the fleet, then follows it. Rejects (and closes) when etcd cannot be reached. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.local.start();
-    await this.newLease();
-    this.leaseTimer = setInterval(() => void this.keepalive(), (this.opts.leaseTtl * 1000) / 3);
-    await this.resync();
-    await this.flushWrites();
+    try {
+      await this.newLease();
+      this.leaseTimer = setInterval(() => void this.keepalive(), (this.opts.leaseTtl * 1000) / 3);
+      await this.resync();
+      await this.flushWrites();
+    } catch (err) {
+      // A failed start leaves this instance closed and the dataplane as it found it; make a new one to try again.
+      this.programmer.withdrawAll();
+      await this.stop();
+      throw err;
+    }
     this.flushTimer = setInterval(() => void this.tick(), this.options.flushMs ?? 20);
     const every = this.options.reconcileSeconds ?? 60;
     if (every > 0) this.reconcileTimer = setInterval(() => void this.verify(), every * 1000);

@@ -320,6 +320,28 @@ export class Programmer {
     return n;
   }
 
+  /** Removes everything this layer programmed (a start that failed half way leaves nothing behind). */
+  withdrawAll(): void {
+    for (const [id, have] of this.progMacs) {
+      const [bk, mac] = id.split(sep) as [string, string];
+      const bridge = this.localBridges.get(bk);
+      if (bridge === undefined) continue;
+      this.call(`remove ${bk} ${mac}`, () => this.dp.removeFdb(bridge, mac));
+      for (const ip of have.ips) this.call(`remove arp ${ip}`, () => this.dp.removeArp(bridge, ip));
+    }
+    for (const [bk, remotes] of this.progFlood) {
+      const bridge = this.localBridges.get(bk);
+      if (bridge !== undefined) for (const r of remotes) this.call(`remove flood ${r}`, () => this.dp.removeFlood(bridge, r));
+    }
+    for (const id of this.progRoutes.keys()) {
+      const [vrf, prefix] = id.split(sep) as [string, string];
+      this.call(`remove route ${prefix}`, () => this.dp.deleteRoute(vrf, prefix));
+    }
+    this.progMacs.clear();
+    this.progFlood.clear();
+    this.progRoutes.clear();
+  }
+
   /**
    * Recomputes the whole desired state from the mirror and compares it with
    * the dataplane's own tables (not with this layer's bookkeeping): every

@@ -117,6 +117,11 @@ test('programmer: host routes go to the latest announcement, other prefixes spre
   assert.equal(dp.listBridges()[0]?.flood, ['198.18.0.9', '198.18.0.2', '198.18.0.3']);
   assert.equal(dp.routes('red').find((r) => r.prefix === '10.8.0.7/32')?.nexthops, [{ remote: '198.18.0.2', encap: 'mplsoudp', label: 100 }]);
   assert.equal(p.reconcile().diffs, []);
+  // Withdrawn (a failed start): the dataplane is as the config made it.
+  p.withdrawAll();
+  assert.equal(dp.routes('red'), [{ vrf: 'red', prefix: '10.5.0.0/16', nexthops: [{ port: 'x' }] }]);
+  assert.equal(dp.listBridges()[0]?.flood, ['198.18.0.9']);
+  assert.equal(dp.fdbEntries(), [{ bridge: 'vxlan-42', mac: '02:00:00:00:00:05', static: true, remote: '198.18.0.9' }]);
 });
 
 test('local state: learned, moved and aged MACs, snooped addresses and VRF prefixes become keys', () => {
