@@ -11,6 +11,7 @@ import { configDiff, applyOps, opText } from '../ops/reload.js';
 import { defaultSocketPath } from '../ops/protocol.js';
 import { asTarget, missingFacade, type OpsTarget } from '../ops/target.js';
 import { Exit, UsageError, InputError, parse, intOpt, strOpt, guard } from './common.js';
+import type { EtcdControl } from '../control/etcd.js';
 
 export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--socket PATH] [--stats-interval SECONDS]
 
@@ -30,6 +31,10 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
   --socket PATH   the control socket for 'vtep ctl' (mode 0600, this user only;
                   default ${defaultSocketPath()})
   "metrics"       serve Prometheus text at http://LISTEN/metrics (no listener without it)
+
+With "control": { "etcd": { "endpoints": [...] } } it joins a fleet: it
+publishes this host in etcd and programs flood lists, remote MACs, ARP
+entries and routes from the other hosts (docs/control.md).
 
 Counters are printed as one JSON line on standard output every
 --stats-interval seconds and on SIGUSR1 (with per-stage counters under
@@ -117,6 +122,9 @@ export async function runCommand(args: string[]): Promise<number> {
     const target: OpsTarget = asTarget(dp);
     let ctl: CtlServer | undefined;
     let metrics: MetricsServer | undefined;
+    let control: EtcdControl | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let stopping = false;
     try {
       dp.on('port-error', ({ port, error }: { port: string; error: Error }) => console.error(`vtep run: port ${port}: ${error.message}`));
       dp.on('link-down', ({ port }) => console.error(`vtep run: port ${port}: link down (frames for it are dropped as link-down)`));
@@ -163,6 +171,29 @@ export async function runCommand(args: string[]): Promise<number> {
       const missing = missingFacade(dp);
       if (missing.length > 0) console.error(`vtep run: the dataplane lacks ${missing.join(', ')}: ctl commands that need them answer ERR_UNSUPPORTED`);
       console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); control socket ${ctl.path}; SIGUSR1 prints counters, SIGUSR2 a trace, SIGHUP reloads`);
+      if (config.control !== undefined) {
+        // Loaded only here: the etcd client (gRPC) costs every other command nothing.
+        const { startControl } = await import('../control/etcd.js');
+        const cc = config.control;
+        const where = cc.etcd.endpoints.join(', ');
+        // etcd out of reach at start stops nothing either: forward with the config alone and keep trying.
+        const join = (): void => {
+          retry = undefined;
+          startControl(dp, cc, config.underlay.address, (line) => console.error(`vtep run: ${line}`)).then(
+            (c) => {
+              if (stopping) return void c.stop();
+              control = c;
+              console.error(`vtep run: joined the fleet as ${c.host} (etcd ${where})`);
+            },
+            (err: Error) => {
+              if (stopping) return;
+              console.error(`vtep run: control: etcd ${where}: ${err.message}; trying again in 5 s`);
+              retry = setTimeout(join, 5000);
+            },
+          );
+        };
+        join();
+      }
       const print = (): void => {
         console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
       };
@@ -189,6 +220,9 @@ export async function runCommand(args: string[]): Promise<number> {
       process.off('SIGUSR2', trace);
       process.off('SIGHUP', onHup);
     } finally {
+      stopping = true;
+      clearTimeout(retry);
+      await control?.stop();
       await ctl?.close();
       await metrics?.close();
       dp.close();

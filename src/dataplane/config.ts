@@ -14,6 +14,7 @@
  */
 import { invalidConfig, describe, shortText, VtepError } from '../errors.js';
 import { ipFamily, parseCidr, parseMac, type Cidr } from '../util/addr.js';
+import { parseControlConfig, type ControlConfig } from '../control/options.js';
 
 export type EncapName = 'vxlan' | 'gre' | 'mplsoudp' | 'mplsogre';
 const ENCAPS: readonly string[] = ['vxlan', 'gre', 'mplsoudp', 'mplsogre'];
@@ -122,6 +123,8 @@ export interface VswitchConfig {
   ageSeconds: number;
   /** Serve Prometheus text at http://listen/metrics; undefined = no listener. */
   metrics: MetricsConfig | undefined;
+  /** Fleet membership through etcd (src/control/, docs/control.md), when given. */
+  control: ControlConfig | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -237,7 +240,7 @@ export function isVswitchConfig(x: unknown): x is VswitchConfig {
 /** Validates a parsed VSWITCH.json; throws VtepError ERR_INVALID_CONFIG naming the field. */
 export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
-  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'metrics']);
+  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'metrics', 'control']);
   const u = obj('underlay', top.underlay);
   onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
   const underlay: UnderlayConfig = {
@@ -398,6 +401,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     macLimit: top.macLimit === undefined ? 1 << 20 : int('macLimit', top.macLimit, 0, 1 << 24),
     ageSeconds: top.ageSeconds === undefined ? 300 : int('ageSeconds', top.ageSeconds, 1, 1 << 20),
     metrics: top.metrics === undefined ? undefined : metricsConfig(top.metrics),
+    control: top.control === undefined ? undefined : parseControlConfig(top.control),
   };
   validated.add(config);
   return config;
