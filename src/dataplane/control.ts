@@ -41,6 +41,13 @@ export abstract class ControlState extends EventEmitter {
     // FDB events are decoded only while someone listens (the FDB emits nothing otherwise).
     this.on('newListener', (event: string) => {
       if ((event === 'learned' || event === 'moved' || event === 'aged' || event === 'limit') && this.rt.fdb.listenerCount(event) === 0) this.forwardFdb(event);
+      if (event === 'neighbor' && this.rt.emitNeighbor === undefined) {
+        this.rt.emitNeighbor = (owner, family, w, mac, port) => {
+          const info: NeighborInfo = { owner, ip: formatIp({ family: family as 4 | 6, words: w.slice(0, family === 4 ? 1 : 4) }), mac: formatMac(mac) };
+          if (port >= 0 && this.rt.ports[port] !== undefined) info.port = this.rt.ports[port]!.name;
+          this.emit('neighbor', info);
+        };
+      }
     });
   }
 

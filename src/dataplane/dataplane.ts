@@ -402,6 +402,16 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.ingress = e;
     rt.now = rt.clock();
     this.graph.run(e.role === PortRole.UNDERLAY ? this.underlayInput : this.portInput);
+    if (e.role === PortRole.UNDERLAY) {
+      // Coalesced UDP buffers were split into datagrams: they run as a batch of their own.
+      const t = this.underlayInput.takeTrains();
+      if (t !== null) {
+        if (t.count > rt.capacity) this.graph.grow(t.capacity);
+        rt.batch = t;
+        this.graph.run(this.underlayInput);
+        t.release();
+      }
+    }
     this.tx.flush();
     b.release();
   }

@@ -216,8 +216,8 @@ export class Runtime {
   neighHoldReleased = 0;
   /** Counts a held packet dropped (set by neigh-hold, which owns that reason). */
   dropHeld: (r: number) => void = () => {};
-  /** A neighbor learned on a VRF port (the facade emits it when someone listens). */
-  emitNeighbor: ((v: VrfEntry, family: number, w: Uint32Array, mac: number, e: PortEntry) => void) | undefined;
+  /** A new or changed neighbor (a VRF's, or a bridge's snooped one; port -1: remote): set by the facade only while someone listens. */
+  emitNeighbor: ((owner: string, family: number, w: Uint32Array, mac: number, port: number) => void) | undefined;
 
   /** A port's send failed with an exception (the facade emits port-error). */
   onPortError: (e: PortEntry, err: unknown) => void = () => {};

@@ -18,7 +18,7 @@ import type { PacketTrace, TraceStep } from './api.js';
 import type { Runtime } from './runtime.js';
 
 /** Where a packet may leave the graph without being dropped: queued, held, taken in by the router (ARP/ND), or (icmp-error) nothing to send. */
-export const PSEUDO_NEXTS: ReadonlySet<string> = new Set(['tx', 'hold', 'rate-limited', 'not-sent', 'consumed']);
+export const PSEUDO_NEXTS: ReadonlySet<string> = new Set(['tx', 'hold', 'rate-limited', 'not-sent', 'consumed', 'split']);
 
 export abstract class Stage {
   abstract readonly name: string;

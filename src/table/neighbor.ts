@@ -35,6 +35,8 @@ export class NeighborTable {
   private addr = new Uint32Array(64);
   private free: number[] = [];
   private top = 0;
+  /** Whether the last set() made a new entry or changed one (so that callers report only news). */
+  changed = false;
 
   constructor(limit = 65536) {
     this.limit = limit;
@@ -66,8 +68,10 @@ export class NeighborTable {
    */
   set(family: number, words: ArrayLike<number>, off: number, mac: number, port: number, isStatic = false): number {
     let k = this.get(family, words, off);
+    this.changed = false;
     if (k >= 0) {
       if ((this.flags[k]! & NEIGH_STATIC) !== 0 && !isStatic) return -1;
+      if (this.mac[k] === mac && this.port[k] === port) return k;
     } else {
       if (this.size >= this.limit) return -1;
       k = this.free.length > 0 ? this.free.pop()! : this.top++;
@@ -84,6 +88,7 @@ export class NeighborTable {
     this.mac[k] = mac;
     this.port[k] = port;
     this.flags[k] = isStatic ? NEIGH_STATIC : 0;
+    this.changed = true;
     return k;
   }
 

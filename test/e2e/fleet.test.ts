@@ -37,7 +37,7 @@ interface Vtep {
 }
 
 function startVtep(v: Vtep, cfg: string): Promise<void> {
-  v.proc = spawn(process.execPath, [VTEP, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  v.proc = spawn(process.execPath, [VTEP, 'run', '--config', cfg, '--socket', cfg.replace(/\.json$/, '.sock')], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vtep did not join: ${v.stderr}`)), 20_000);
     v.proc!.stderr!.on('data', (d: Buffer) => {

@@ -61,7 +61,10 @@ export class ArpTermStage extends Stage {
     if (!isEthIpv4Arp(u8, l3, end)) return 0;
     const sha = readMac(u8, l3 + Arp.SHA);
     const spa = u32(u8, l3 + Arp.SPA);
-    if (spa !== 0) br.neigh.set4(spa, sha, local ? this.rt.ingress.id : -1);
+    if (spa !== 0 && br.neigh.set4(spa, sha, local ? this.rt.ingress.id : -1) >= 0 && br.neigh.changed && this.rt.emitNeighbor !== undefined) {
+      this.rt.words[0] = spa;
+      this.rt.emitNeighbor(br.name, 4, this.rt.words, sha, local ? this.rt.ingress.id : -1);
+    }
     if (!local || u16(u8, l3 + Arp.OPER) !== ArpOp.REQUEST) return 0;
     const k = br.neigh.get4(u32(u8, l3 + Arp.TPA));
     if (k < 0) return 0;
@@ -82,7 +85,8 @@ export class ArpTermStage extends Stage {
     const opt = findNdOption(u8, icmp + Nd.OPTIONS, icmp + u16(u8, l3 + Ipv6.PAYLOAD_LEN), NdOpt.SOURCE_LINK_ADDR);
     if (opt >= 0 && u32(u8, l3 + Ipv6.SRC) !== 0) {
       for (let k = 0; k < 4; k++) w[k] = u32(u8, l3 + Ipv6.SRC + 4 * k);
-      br.neigh.set(6, w, 0, readMac(u8, opt + 2), local ? rt.ingress.id : -1);
+      const mac = readMac(u8, opt + 2);
+      if (br.neigh.set(6, w, 0, mac, local ? rt.ingress.id : -1) >= 0 && br.neigh.changed && rt.emitNeighbor !== undefined) rt.emitNeighbor(br.name, 6, w, mac, local ? rt.ingress.id : -1);
     }
     if (!local || target < 0) return 0;
     return ndAdvert(u8, s, l3, end, br.neigh.mac[target]!, false, rt.pool.roomAfter(s));

@@ -152,7 +152,7 @@ export class IpGatewayStage extends Stage {
   /** A neighbor seen on port e: into the VRF's table, and what was held for it goes out. */
   private learn(v: VrfEntry, family: number, w: Uint32Array, mac: number, e: PortEntry): void {
     const rt = this.rt;
-    if (v.neigh.set(family, w, 0, mac, e.id) >= 0) rt.emitNeighbor?.(v, family, w, mac, e);
+    if (v.neigh.set(family, w, 0, mac, e.id) >= 0 && v.neigh.changed && rt.emitNeighbor !== undefined) rt.emitNeighbor(v.name, family, w, mac, e.id);
     if (rt.held.size === 0) return;
     this.relMac = mac;
     this.relPort = e;

@@ -17,20 +17,25 @@ import { Inner } from '../../tunnel/decap.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { formatIp } from '../../util/addr.js';
 import { Stage } from '../stage.js';
+import { Batch } from '../../packet/batch.js';
 import { UnderlayDepth, VRF_TARGET, PktFlag } from '../runtime.js';
 
 const INNER_CSUM = 0;
+const SPLIT = 1;
 
 export class UnderlayInputStage extends Stage {
   readonly name = 'underlay-input';
-  readonly nextNames = ['inner-csum'] as const;
+  readonly nextNames = ['inner-csum', 'split'] as const;
   readonly reasons = [
+    Reason['no-buffer'],
     Reason.truncated, Reason['bad-length'], Reason['bad-checksum'], Reason.fragment, Reason['bad-header'], Reason.unsupported,
     Reason['unknown-id'], Reason['unknown-peer'], Reason['not-local'],
   ];
   /** What the last decapsulated packet was, for info(). */
   private lastProto = 0;
   private lastId = 0;
+  /** Datagrams split out of coalesced (UDP GRO) buffers, run as a batch of their own after this one. */
+  private trains: Batch | null = null;
   private readonly l2 = newL2Info();
 
   run(vec: Uint16Array, n: number): void {
@@ -47,6 +52,8 @@ export class UnderlayInputStage extends Stage {
       const i = vec[k]!;
       const s = b.start[i]!;
       const len = b.len[i]!;
+      const gso = b.gsoSize[i]!;
+      if (gso !== 0 && gso < len && depth === UnderlayDepth.UDP && this.train(i, s, len, gso)) continue;
       let r: number;
       if (depth === UnderlayDepth.FRAME) r = d.frame(u8, s, len, u32);
       else if (depth === UnderlayDepth.UDP) r = d.udpPayload(u8, s, len, e.localPort, e.family, addr, 4 * i);
@@ -71,8 +78,8 @@ export class UnderlayInputStage extends Stage {
       b.len[i] = il;
       rt.remote[i] = remote;
       rt.flags[i] = 0;
-      // A buffer the socket received as a GSO packet (gsoSize: the inner MSS) must hold one TCP super-frame.
-      if (b.gsoSize[i] !== 0 && !this.superFrame(i, is, il, target >= VRF_TARGET && d.inner !== Inner.ETHERNET)) {
+      // A buffer the socket received as one GSO packet (gsoSize: the inner MSS) must hold one TCP super-frame.
+      if (gso !== 0 && !this.superFrame(i, is, il, target >= VRF_TARGET && d.inner !== Inner.ETHERNET)) {
         this.drop(i, Reason.unsupported);
         continue;
       }
@@ -102,6 +109,45 @@ export class UnderlayInputStage extends Stage {
       rt.flags[i] = PktFlag.ROUTED;
       this.to(INNER_CSUM, i);
     }
+  }
+
+  /**
+   * A buffer the socket received coalesced (UDP GRO: datagrams of `gso` bytes,
+   * the last maybe shorter) is split into its datagrams, each an entry of a
+   * batch that the dataplane runs after this one (takeTrains). A buffer that
+   * is one tunnel super-packet (a kernel VTEP's TSO: its first `gso` bytes are
+   * no datagram of their own) is not split: false, and decapsulation goes on.
+   */
+  private train(i: number, s: number, len: number, gso: number): boolean {
+    const rt = this.rt;
+    const b = rt.batch;
+    // A train's first datagram decapsulates on its own; a super-packet's first gso bytes do not.
+    const e = rt.ingress;
+    if (rt.decap.udpPayload(rt.u8, s, gso, e.localPort, e.family, b.addr, 4 * i) !== 0) return false;
+    const t = (this.trains ??= new Batch(rt.pool, 1024));
+    const a = b.addr;
+    for (let off = s; off < s + len; off += gso) {
+      const k = t.push(b.slot[i]!, off, Math.min(gso, s + len - off));
+      if (k < 0) {
+        this.dropCounts[Reason['no-buffer']]!++;
+        rt.dropOther(e.id, Reason['no-buffer']);
+        continue;
+      }
+      rt.pool.retain(b.slot[i]!);
+      t.addr[4 * k] = a[4 * i]!;
+      t.addr[4 * k + 1] = a[4 * i + 1]!;
+      t.addr[4 * k + 2] = a[4 * i + 2]!;
+      t.addr[4 * k + 3] = a[4 * i + 3]!;
+      t.peerPort[k] = b.peerPort[i]!;
+    }
+    this.sent(SPLIT, i);
+    return true;
+  }
+
+  /** The datagrams split out of this batch's coalesced buffers, if any (the caller runs and releases them). */
+  takeTrains(): Batch | null {
+    const t = this.trains;
+    return t !== null && t.count > 0 ? t : null;
   }
 
   /**
