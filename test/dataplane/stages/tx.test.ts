@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane } from '../../../src/dataplane/dataplane.js';
 import { Sink, RefusingPort, DownPort, hex, inject, node, dropsOf, toHex } from '../../helpers/dp.js';
+import { Batch } from '../../../src/packet/batch.js';
 
 // Ethernet[IPv4[UDP "ping"]]: 02:00:0a:00:00:01 -> 02:00:0a:00:00:02
 const UDP_1_TO_2 = hex(`
@@ -77,6 +78,20 @@ test('no-port: a tunnel whose underlay socket does not exist; charged to the ing
   const d = dropsOf(dp, 'tx', 'vm1');
   assert.equal(d.stage, { 'no-port': 1 });
   assert.equal(d.total, { 'no-port': 1 });
+  assert.is(d.port, 1);
+  dp.close();
+});
+
+test('too-big: a GSO super-frame for a port without a virtio-net header; charged to that port', () => {
+  const vm2 = new Sink('vm2');
+  const { dp } = net(vm2);
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(UDP_1_TO_2);
+  b.gsoType[0] = 1; // TCPV4: what only a TAP with a virtio-net header can take whole
+  dp.inject('vm1', b);
+  assert.is(vm2.frames.length, 0);
+  const d = dropsOf(dp, 'tx', 'vm2');
+  assert.equal(d.stage, { 'too-big': 1 });
   assert.is(d.port, 1);
   dp.close();
 });

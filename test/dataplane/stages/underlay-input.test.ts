@@ -6,7 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bridgeNet, routerNet, hex, inject, node, dropsOf, patch, fixIpv4Sum, toHex } from '../../helpers/dp.js';
+import { bridgeNet, routerNet, hex, inject, node, dropsOf, patch, fixIpv4Sum, toHex, Sink } from '../../helpers/dp.js';
+import { Dataplane } from '../../../src/dataplane/dataplane.js';
+import { Batch } from '../../../src/packet/batch.js';
 
 // Ethernet[IPv4[UDP 4789[VXLAN vni 42[Ethernet[IPv4[UDP "ping"]]]]]]
 //   outer 198.18.0.2 -> 198.18.0.1 (ours), inner 02:00:0a:00:00:09 10.0.0.9 -> 02:00:0a:00:00:02 10.0.0.2
@@ -79,6 +81,56 @@ test('unsupported: routed VXLAN to a VRF whose inner frame is not IP', () => {
   f.set([0x88, 0xb5], 62);
   inject(dp, 'wire', f);
   assert.equal(dropsOf(dp, 'underlay-input', 'wire'), { stage: { unsupported: 1 }, total: { unsupported: 1 }, port: 1 });
+  dp.close();
+});
+
+/** An underlay UDP socket stand-in (a Sink that says it is a UDP socket bound to 4789). */
+function udpSink(name: string): Sink & { localPort: number; family: number } {
+  const p = new Sink(name);
+  Object.defineProperty(p, 'kind', { value: 'udp' });
+  return Object.assign(p, { localPort: 4789, family: 4 });
+}
+
+/** A dataplane at 198.18.0.1 with a UDP underlay and bridge vni 42 with port vm2 (02:00:0a:00:00:02 static). */
+function udpNet(): { dp: Dataplane; vm2: Sink } {
+  const dp = new Dataplane({ pool: { slots: 64, largeSlots: 2 } });
+  dp.setUnderlay({ address: '198.18.0.1' });
+  dp.addUnderlaySocket(udpSink('u'));
+  dp.addBridge({ name: 'br', vni: 42 });
+  const vm2 = new Sink('vm2');
+  dp.addBridgePort('br', vm2);
+  dp.addFdb('br', '02:00:0a:00:00:02', { port: 'vm2' });
+  return { dp, vm2 };
+}
+
+/** One buffer of n VXLAN datagrams (UDP payloads: VXLAN vni 42[Ethernet to vm2, `size` bytes]) as UDP GRO hands them over. */
+function train(dp: Dataplane, n: number, size: number): Batch {
+  const d = Uint8Array.from([0x08, 0, 0, 0, 0, 0, 42, 0, 0x02, 0, 0x0a, 0, 0, 0x02, 0x02, 0, 0x0a, 0, 0, 0x09, 0x88, 0xb5, ...new Array<number>(size - 14).fill(7)]);
+  const buf = new Uint8Array(d.length * n);
+  for (let k = 0; k < n; k++) buf.set(d, k * d.length);
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(buf);
+  b.gsoSize[0] = d.length;
+  b.addr[0] = 0xc6120002; // from 198.18.0.2
+  return b;
+}
+
+test('a coalesced UDP buffer (GRO) is split into its datagrams, each decapsulated on its own', () => {
+  const { dp, vm2 } = udpNet();
+  dp.inject('u', train(dp, 3, 60));
+  assert.is(vm2.frames.length, 3);
+  assert.is(vm2.frames[0]!.length, 60);
+  assert.equal(node(dp, 'underlay-input').next, { split: 1, 'inner-csum': 3 });
+  assert.is(dp.stats().pool.free, 64, 'every slot back');
+  dp.close();
+});
+
+test('no-buffer: a buffer of more datagrams than a split batch holds (1024): the rest are dropped, counted', () => {
+  const { dp, vm2 } = udpNet();
+  dp.inject('u', train(dp, 1100, 14));
+  assert.is(vm2.frames.length, 1024);
+  const d = dropsOf(dp, 'underlay-input', 'u');
+  assert.equal(d.stage, { 'no-buffer': 76 });
   dp.close();
 });
 
