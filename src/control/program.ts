@@ -249,12 +249,12 @@ export class Programmer {
     }
     if (this.macs.get(bk)?.get(mac)?.has(this.self) === true) this.movedAway(bk, mac);
     if (have === undefined) {
-      this.dp.addFdb(bridge, mac, { remote: want.remote });
+      this.dp.addFdb(bridge, mac, { remote: want.remote, learnable: true });
       for (const ip of want.ips) this.dp.addArp(bridge, ip, mac);
       this.progMacs.set(id, want);
       return;
     }
-    if (have.remote !== want.remote) this.dp.addFdb(bridge, mac, { remote: want.remote });
+    if (have.remote !== want.remote) this.dp.addFdb(bridge, mac, { remote: want.remote, learnable: true });
     const old = new Set(have.ips);
     for (const ip of want.ips) if (!old.has(ip)) this.dp.addArp(bridge, ip, mac);
     const keep = new Set(want.ips);

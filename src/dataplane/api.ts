@@ -169,7 +169,8 @@ export interface DataplaneApi {
   removeVrf(vrf: string): void;
   removePort(port: number | string): void;
 
-  addFdb(bridge: string, mac: number | string, to: { remote: string } | { port: number | string }): void;
+  /** `learnable`: local learning may take the entry over when the MAC shows up elsewhere (Linux's extern_learn), as a control plane's entries want. */
+  addFdb(bridge: string, mac: number | string, to: { remote: string; learnable?: boolean } | { port: number | string }): void;
   removeFdb(bridge: string, mac: number | string): boolean;
   addFlood(bridge: string, remote: string): void;
   removeFlood(bridge: string, remote: string): boolean;

@@ -111,13 +111,18 @@ export abstract class ControlState extends EventEmitter {
     this.bridgeByName.delete(b.name);
   }
 
-  /** A static FDB entry: MAC at a remote VTEP or on a port of the bridge. */
-  addFdb(bridge: string | number, mac: number | string, to: { remote: string } | { port: number | string }): void {
+  /**
+   * A static FDB entry: MAC at a remote VTEP or on a port of the bridge. A
+   * `learnable` remote entry is static until learning sees the MAC elsewhere
+   * (Linux's extern_learn): what a control plane installs, so that a MAC that
+   * moves here is learned here at once.
+   */
+  addFdb(bridge: string | number, mac: number | string, to: { remote: string; learnable?: boolean } | { port: number | string }): void {
     const b = this.bridge(bridge);
     const m = macArg('mac', mac);
     if (isGroup(m)) throw invalidArg('mac', mac, 'a unicast MAC');
     if (to === null || typeof to !== 'object') throw invalidArg('to', to, '{ remote } or { port }');
-    if ('remote' in to) this.rt.fdb.addStatic(b.index, m, FDB_REMOTE | this.remoteIndex(to.remote, 'remote'));
+    if ('remote' in to) this.rt.fdb.addStatic(b.index, m, FDB_REMOTE | this.remoteIndex(to.remote, 'remote'), to.learnable === true);
     else {
       const p = this.portId(to.port);
       if (!b.ports.includes(p)) throw invalidArg('port', to.port, `a port of bridge ${b.name}`);

@@ -117,6 +117,8 @@ export interface FdbCounters {
 
 const LEARNED = 1;
 const STATIC = 2;
+/** Static until learning sees the MAC elsewhere, which turns it into a learned entry (Linux's extern_learn). */
+const EXTERN = 3;
 const EMPTY_KEY = -1;
 const NO_LIMIT = 0xffffffff;
 
@@ -316,10 +318,17 @@ export class Fdb extends EventEmitter<FdbEvents> {
     if (s >= 0) {
       const t = this.t;
       const o = s << 2;
-      if (t[o | 3] === STATIC) {
+      const flags = t[o | 3]!;
+      if (flags !== LEARNED) {
         if (t[o | 2] === value) return Learn.REFRESHED;
-        this.counters.staticConflict++;
-        return Learn.STATIC_CONFLICT;
+        if (flags === STATIC) {
+          this.counters.staticConflict++;
+          return Learn.STATIC_CONFLICT;
+        }
+        // An external entry seen elsewhere: learning takes it over (counted as learned, then ages).
+        t[o | 3] = LEARNED;
+        this.learnedTotal++;
+        this.perBd[bd]!++;
       }
       const ts = now ?? this.clock();
       this.seen[s] = ts;
@@ -361,8 +370,12 @@ export class Fdb extends EventEmitter<FdbEvents> {
 
   // ---- control -------------------------------------------------------------------
 
-  /** Adds or replaces a static entry (never ages, never moves, not limited). */
-  addStatic(bd: number, mac: number | string, value: number): void {
+  /**
+   * Adds or replaces a static entry (never ages, never moves, not limited).
+   * `extern`: an entry another source of truth installed (a control plane):
+   * static until learning sees the MAC elsewhere, as Linux's extern_learn.
+   */
+  addStatic(bd: number, mac: number | string, value: number, extern = false): void {
     checkInt('bd', bd, 0, MAX_BD);
     const m = this.mac(mac);
     checkInt('value', value, 0, 0x7fffffff);
@@ -373,10 +386,10 @@ export class Fdb extends EventEmitter<FdbEvents> {
       const o = s << 2;
       if (this.t[o | 3] === LEARNED) this.dropLearned(bd);
       this.t[o | 2] = value;
-      this.t[o | 3] = STATIC;
+      this.t[o | 3] = extern ? EXTERN : STATIC;
       return;
     }
-    this.insert(k1, k2, value, STATIC, 0);
+    this.insert(k1, k2, value, extern ? EXTERN : STATIC, 0);
   }
 
   /** Removes an entry (learned or static); false when there was none. */
@@ -401,7 +414,7 @@ export class Fdb extends EventEmitter<FdbEvents> {
     checkInt('bd', bd, 0, MAX_BD);
     const m = this.mac(mac);
     const s = this.find((bd << 16) | Math.floor(m / 0x100000000), m | 0);
-    return s >= 0 && this.t[(s << 2) + 3] === STATIC;
+    return s >= 0 && this.t[(s << 2) + 3]! >= STATIC;
   }
 
   /**
@@ -438,7 +451,7 @@ export class Fdb extends EventEmitter<FdbEvents> {
     for (let s = 0; s < this.seen.length; s++) {
       const o = s << 2;
       const flags = t[o | 3]!;
-      if (flags === 0 || (flags === STATIC && filter.static !== true)) continue;
+      if (flags === 0 || (flags >= STATIC && filter.static !== true)) continue;
       if (filter.bd !== undefined && t[o]! >>> 16 !== filter.bd) continue;
       if (filter.value !== undefined && t[o | 2] !== filter.value) continue;
       this.removeSlot(s);
@@ -496,7 +509,7 @@ export class Fdb extends EventEmitter<FdbEvents> {
       const flags = t[o | 3]!;
       if (flags === 0) continue;
       const mac = (t[o]! & 0xffff) * 0x100000000 + (t[o | 1]! >>> 0);
-      yield { bd: t[o]! >>> 16, mac, macText: formatMac(mac), value: t[o | 2]!, static: flags === STATIC, lastSeen: flags === STATIC ? NaN : this.seen[s]! };
+      yield { bd: t[o]! >>> 16, mac, macText: formatMac(mac), value: t[o | 2]!, static: flags >= STATIC, lastSeen: flags >= STATIC ? NaN : this.seen[s]! };
     }
   }
 
