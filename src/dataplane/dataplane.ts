@@ -35,7 +35,6 @@ import { HeldQueue, type HeldLimits } from './held.js';
 import { ControlState } from './control.js';
 import { PortInputStage } from './stages/port-input.js';
 import { UnderlayInputStage } from './stages/underlay-input.js';
-import { InnerCsumStage } from './stages/inner-csum.js';
 import { L2LearnStage } from './stages/l2-learn.js';
 import { ArpTermStage } from './stages/arp-term.js';
 import { L2FwdStage } from './stages/l2-fwd.js';
@@ -168,7 +167,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.tx = this.tx;
     // Stages in the order the graph runs them (a packet sent back, as icmp-error -> ip-route, waits for the next pass).
     this.graph = new Graph(rt, [
-      this.portInput, this.underlayInput, new InnerCsumStage(rt), new L2LearnStage(rt), this.arpTerm, new L2FwdStage(rt), new L2FloodStage(rt),
+      this.portInput, this.underlayInput, new L2LearnStage(rt), this.arpTerm, new L2FwdStage(rt), new L2FloodStage(rt),
       this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), this.tx,
     ]);
     rt.graph = this.graph;

@@ -63,6 +63,24 @@ export abstract class Stage {
     if (rt.tracing && rt.traceId[i] !== 0) rt.graph.step(this, i, this.nextNames[k]!, 0);
   }
 
+  /**
+   * For hot loops that append to a next stage's vector through locals
+   * (`v[m++] = i`, then rt.vn[t] = m after the loop): records the step of a
+   * traced packet, as to() does. Call only when rt.tracing.
+   */
+  protected traced(k: number, i: number): void {
+    if (this.rt.traceId[i] !== 0) this.rt.graph.step(this, i, this.nextNames[k]!, 0);
+  }
+
+  /** Sends all of vec[0 .. n) to next stage k at once (no tracing: callers check rt.tracing first). */
+  protected toAll(k: number, vec: Uint16Array, n: number): void {
+    const rt = this.rt;
+    const t = this.nextIdx[k]!;
+    const m = rt.vn[t]!;
+    rt.vecs[t]!.set(n === vec.length ? vec : vec.subarray(0, n), m);
+    rt.vn[t] = m + n;
+  }
+
   /** Drops packet i for `reason`, counted here, on the dataplane and on the ingress port. */
   protected drop(i: number, reason: number): void {
     this.dropCounts[reason]!++;

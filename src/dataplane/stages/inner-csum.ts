@@ -1,5 +1,7 @@
 /**
- * inner-csum: finishes the inner TCP/UDP checksums that a Linux VTEP left
+ * The inner-checksum step of underlay-input (a stage of its own at first; fused
+ * into underlay-input because the split cost a pass over every decapsulated
+ * packet in the pipeline benchmark): finishes the inner TCP/UDP checksums that a Linux VTEP left
  * partial. A kernel peer sending from a local socket leaves the checksum to
  * the device (CHECKSUM_PARTIAL: the field holds only the pseudo-header sum),
  * a veth and the VXLAN driver keep it so, and the frame arrives here with a
@@ -16,46 +18,21 @@ import { Eth, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
 import { Ipv6 } from '../../wire/ipv6.js';
 import { IpProto } from '../../wire/ip.js';
-import { Stage } from '../stage.js';
-import { PktFlag } from '../runtime.js';
 
-const L2_LEARN = 0;
-const IP_ROUTE = 1;
-
-export class InnerCsumStage extends Stage {
-  readonly name = 'inner-csum';
-  readonly nextNames = ['l2-learn', 'ip-route'] as const;
-  readonly reasons = [] as const;
-  /** Checksums finished here. */
-  completed = 0;
-
-  run(vec: Uint16Array, n: number): void {
-    const rt = this.rt;
-    const u8 = rt.u8;
-    const words = rt.pool.u32;
-    const b = rt.batch;
-    const flags = rt.flags;
-    for (let k = 0; k < n; k++) {
-      const i = vec[k]!;
-      const s = b.start[i]!;
-      const end = s + b.len[i]!;
-      const routed = (flags[i]! & PktFlag.ROUTED) !== 0;
-      // A super-frame keeps its partial checksum, for the kernel that segments it (NEEDS_CSUM).
-      if (b.gsoType[i] === 0) {
-        // Fast path (every packet): untagged IPv4/IPv6 TCP/UDP whose field is not the pseudo-header
-        // sum needs nothing; only the rest goes through the full walk in csum.ts.
-        const l3 = routed ? rt.l3[i]! : s + Eth.HEADER_LEN;
-        const type = routed ? 0 : (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
-        const p = routed || type === EtherType.IPV4 || type === EtherType.IPV6 ? mayBePartial(u8, l3, end) : 1;
-        if (p !== 0 && (routed ? completePartialIp(u8, l3, end, words) : completePartial(u8, s, end - s, words)) === CsumStatus.COMPLETED) this.completed++;
-      }
-      this.to(routed ? IP_ROUTE : L2_LEARN, i);
-    }
+/**
+ * Finishes the checksum of the decapsulated frame u8[s .. end) (its IP header
+ * at l3; `routed`: an IP packet without an Ethernet header) when the sender
+ * left it partial; true when it did. Part of underlay-input (see there).
+ */
+export function finishInner(u8: Uint8Array, words: Uint32Array, s: number, end: number, l3: number, routed: boolean): boolean {
+  if (!routed) {
+    const type = (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
+    // Untagged IPv4/IPv6 takes the header-only test; anything else the full walk.
+    if ((type === EtherType.IPV4 || type === EtherType.IPV6) && mayBePartial(u8, l3, end) === 0) return false;
+    return completePartial(u8, s, end - s, words) === CsumStatus.COMPLETED;
   }
-
-  override counters(): Record<string, number> {
-    return { completed: this.completed };
-  }
+  if (mayBePartial(u8, l3, end) === 0) return false;
+  return completePartialIp(u8, l3, end, words) === CsumStatus.COMPLETED;
 }
 
 /**

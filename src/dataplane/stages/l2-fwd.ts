@@ -34,6 +34,10 @@ export class L2FwdStage extends Stage {
     let cHi = -1;
     let cLo = -1;
     let cached = -1;
+    const tracing = rt.tracing;
+    const tE = this.nextIdx[TUNNEL_ENCAP]!;
+    const vE = rt.vecs[tE]!;
+    let nE = rt.vn[tE]!;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
@@ -59,13 +63,15 @@ export class L2FwdStage extends Stage {
         if (remote[i]! >= 0) this.drop(i, Reason.loop);
         else {
           out[i] = rt.bridgeTunnel(rt.bridges[bd]!, v & (FDB_REMOTE - 1));
-          this.to(TUNNEL_ENCAP, i);
+          vE[nE++] = i;
+          if (tracing) this.traced(TUNNEL_ENCAP, i);
         }
       } else if (v === ingress && remote[i]! < 0) this.drop(i, Reason.loop);
       else {
         if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!, i)) this.sent(TX, i);
       }
     }
+    rt.vn[tE] = nE;
   }
 
   override info(i: number): string {

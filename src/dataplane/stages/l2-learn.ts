@@ -36,6 +36,11 @@ export class L2LearnStage extends Stage {
     let lastHi = -1;
     let lastLo = -1;
     let lastAt = -1;
+    // Most frames go to l2-fwd: its vector is appended to through locals (see Stage.traced).
+    const tracing = rt.tracing;
+    const tF = this.nextIdx[L2_FWD]!;
+    const vF = rt.vecs[tF]!;
+    let nF = rt.vn[tF]!;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = start[i]!;
@@ -60,8 +65,13 @@ export class L2LearnStage extends Stage {
       }
       // Only ARP, IPv6 (neighbor discovery) and tagged frames can concern arp-term.
       const type = (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
-      this.to(br.arpSuppress && (type === EtherType.ARP || type === EtherType.IPV6 || isVlanTpid(type)) ? ARP_TERM : L2_FWD, i);
+      if (br.arpSuppress && (type === EtherType.ARP || type === EtherType.IPV6 || isVlanTpid(type))) this.to(ARP_TERM, i);
+      else {
+        vF[nF++] = i;
+        if (tracing) this.traced(L2_FWD, i);
+      }
     }
+    rt.vn[tF] = nF;
   }
 
   override info(i: number): string {

@@ -17,15 +17,19 @@ import { Inner } from '../../tunnel/decap.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { formatIp } from '../../util/addr.js';
 import { Stage } from '../stage.js';
+import { finishInner } from './inner-csum.js';
 import { Batch } from '../../packet/batch.js';
 import { UnderlayDepth, VRF_TARGET, PktFlag } from '../runtime.js';
 
-const INNER_CSUM = 0;
-const SPLIT = 1;
+const L2_LEARN = 0;
+const IP_ROUTE = 1;
+const SPLIT = 2;
 
 export class UnderlayInputStage extends Stage {
   readonly name = 'underlay-input';
-  readonly nextNames = ['inner-csum', 'split'] as const;
+  readonly nextNames = ['l2-learn', 'ip-route', 'split'] as const;
+  /** Inner checksums finished (see inner-csum.ts). */
+  completed = 0;
   readonly reasons = [
     Reason['no-buffer'],
     Reason.truncated, Reason['bad-length'], Reason['bad-checksum'], Reason.fragment, Reason['bad-header'], Reason.unsupported,
@@ -89,7 +93,9 @@ export class UnderlayInputStage extends Stage {
           continue;
         }
         rt.owner[i] = target;
-        this.to(INNER_CSUM, i);
+        // A super-frame keeps its partial checksum, for the kernel that segments it (NEEDS_CSUM).
+        if (gso === 0 && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) this.completed++;
+        this.to(L2_LEARN, i);
         continue;
       }
       rt.owner[i] = target - VRF_TARGET;
@@ -107,7 +113,8 @@ export class UnderlayInputStage extends Stage {
         rt.l3[i] = is + Eth.HEADER_LEN;
       } else rt.l3[i] = is;
       rt.flags[i] = PktFlag.ROUTED;
-      this.to(INNER_CSUM, i);
+      if (gso === 0 && finishInner(u8, u32, is, is + il, rt.l3[i]!, true)) this.completed++;
+      this.to(IP_ROUTE, i);
     }
   }
 
@@ -187,6 +194,10 @@ export class UnderlayInputStage extends Stage {
     b.csumOffset[i] = Tcp.CHECKSUM;
     b.hdrLen[i] = l4 - s + ((u8[l4 + Tcp.DATA_OFF]! >>> 4) << 2);
     return true;
+  }
+
+  override counters(): Record<string, number> {
+    return { completed: this.completed };
   }
 
   override info(i: number): string {

@@ -1,5 +1,5 @@
 /**
- * inner-csum: a decapsulated TCP segment whose checksum field holds only the
+ * The inner-checksum step of underlay-input (src/dataplane/stages/inner-csum.ts): a decapsulated TCP segment whose checksum field holds only the
  * pseudo-header sum (what a Linux VTEP sends when its socket left the
  * checksum to the device) is finished; a correct checksum is left alone; a
  * corrupt one stays corrupt. Bridged frames and routed IP packets alike.
@@ -59,7 +59,7 @@ test('a partial checksum from a kernel VTEP is finished; the frame reaches vm2 v
   inject(dp, 'wire', vxlan(inner));
   assert.is(vm2.frames.length, 1);
   assert.ok(tcpVerifies(vm2.frames[0]!), 'delivered with a complete checksum');
-  const n = node(dp, 'inner-csum');
+  const n = node(dp, 'underlay-input');
   assert.equal(n.next, { 'l2-learn': 1 });
   assert.equal(n.counters, { completed: 1 });
   dp.close();
@@ -75,7 +75,7 @@ test('a correct checksum is not changed, a corrupt one is not made valid', () =>
   assert.is(vm2.frames.length, 2);
   assert.is(toHex(vm2.frames[0]!), toHex(good), 'byte for byte as sent');
   assert.is(toHex(vm2.frames[1]!), toHex(bad), 'still corrupt: the receiver drops it');
-  assert.equal(node(dp, 'inner-csum').counters, { completed: 0 });
+  assert.equal(node(dp, 'underlay-input').counters, { completed: 0 });
   dp.close();
 });
 
