@@ -14,7 +14,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/io/native.js';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
@@ -73,7 +73,7 @@ if (skipWithoutNetns('e2e fleet')) {
 } else if (!isDataplaneApi(Dataplane.prototype)) {
   console.log('skip: e2e fleet needs the Dataplane to implement DataplaneApi (src/dataplane/api.ts)');
 } else {
-  test('three vtep run joined by etcd: pings and TCP between every pair in two VNIs and a VRF; an etcd outage stops nothing', async () => {
+  test('three vtep run joined by etcd: pings and TCP between every pair in two VNIs and a VRF; an etcd outage stops nothing; a MAC that moves is followed', async () => {
     const tmp = tempDir('e2e-fleet');
     const made: Netns[] = [];
     const make = (p: string): Netns => {
@@ -122,6 +122,30 @@ if (skipWithoutNetns('e2e fleet')) {
       await etcd.restart(0);
       await sleep(2 * TTL * 1000);
       await pingAll(vteps, 'etcd back');
+
+      // A MAC moves: h1's VM in VNI 42 goes down and comes up behind h2 (a port added by a reload),
+      // same MAC and address. h2 had it as a remote MAC from etcd; local learning takes it over at
+      // once, h2 publishes it, and h3's traffic follows it to h2.
+      vteps[0]!.hosts.a.ip('link', 'set', 'a1', 'down');
+      const cfg2 = path.join(tmp.dir, 'h2.json');
+      const c2 = JSON.parse(readFileSync(cfg2, 'utf8')) as { bridges: { ports: unknown[] }[] };
+      c2.bridges[0]!.ports.push({ tap: 'm2', netns: vteps[1]!.ns.name, mtu: MTU });
+      writeFileSync(cfg2, JSON.stringify(c2));
+      vteps[1]!.proc!.kill('SIGHUP');
+      const moved = make('fm');
+      for (let t = 0; t < 100; t++) {
+        if (vteps[1]!.ns.ip('link', 'show').includes('m2')) break;
+        await sleep(100);
+      }
+      attachTap(vteps[1]!.ns, 'm2', moved, { addr: '10.0.42.1/24', mac: '02:00:00:00:42:01', mtu: MTU });
+      const first = await ping(moved, '10.0.42.3', 3);
+      assert.ok(first.received >= 1, `the moved VM reaches h3: ${first.output}`);
+      let after = await ping(vteps[2]!.hosts.a, '10.0.42.1', 3);
+      for (let t = 0; t < 10 && after.received < 3; t++) {
+        await sleep(500);
+        after = await ping(vteps[2]!.hosts.a, '10.0.42.1', 3);
+      }
+      assert.is(after.received, 3, `h3 reaches the moved VM behind h2: ${after.output}`);
       for (const v of vteps) assert.ok(v.proc?.exitCode === null, v.stderr);
     } finally {
       for (const v of vteps) v.proc?.kill('SIGTERM');
