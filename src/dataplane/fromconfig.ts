@@ -36,7 +36,8 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
     if (u.peers !== undefined) uo.peers = u.peers;
     at('underlay', () => dp.setUnderlay(uo));
     const needs = socketsNeeded(c);
-    const sock = { address: u.address, reusePort: true, gro: true, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
+    // UDP GRO on receive; 16 more sockets to send each flow from its own source port (RFC 7348 §5, docs/io.md).
+    const sock = { address: u.address, reusePort: true, gro: true, srcPorts: 16, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
     if (needs.vxlan) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.vxlanPort }), true);
     if (needs.mpls) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.mplsPort }), true);
     if (u.gre) {

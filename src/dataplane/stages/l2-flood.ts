@@ -8,7 +8,7 @@
  * and get a copy for each remote but the last.
  */
 import { Reason } from '../../packet/reasons.js';
-import { encapInPool } from '../../tunnel/encap.js';
+import { encapInPool, payloadHash } from '../../tunnel/encap.js';
 import { Depth } from '../../tunnel/tunnel.js';
 import { Stage } from '../stage.js';
 import { encapAndQueue } from './tunnel-encap.js';
@@ -52,9 +52,10 @@ export class L2FloodStage extends Stage {
             this.sent(TX, i, copies);
             continue;
           }
-          const ns = encapInPool(first, pool, s, len, 0);
+          const h = payloadHash(first, pool.u8, s, len);
+          const ns = encapInPool(first, pool, s, len, h);
           const hl = len + (s - ns);
-          for (let r = 0; r < nr; r++) if (tx.enqueueTunnel(rt.bridgeTunnel(br, list[r]!), slot, ns, hl)) copies++;
+          for (let r = 0; r < nr; r++) if (tx.enqueueTunnel(rt.bridgeTunnel(br, list[r]!), slot, ns, hl, h)) copies++;
         } else {
           for (let r = 0; r < nr; r++) {
             const ti = rt.bridgeTunnel(br, list[r]!);

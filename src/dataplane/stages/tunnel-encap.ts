@@ -4,7 +4,8 @@
  * underlay port with the remote's address.
  */
 import { Reason } from '../../packet/reasons.js';
-import { encapInPool } from '../../tunnel/encap.js';
+import { encapInPool, payloadHash } from '../../tunnel/encap.js';
+import { Depth } from '../../tunnel/tunnel.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { walkL2, newL2Info, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
@@ -55,8 +56,10 @@ export class TunnelEncapStage extends Stage {
         this.drop(i, Reason['no-headroom']);
         continue;
       }
-      const ns = encapInPool(t, pool, s, len, 0);
-      if (rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + (s - ns))) this.sent(TX, i);
+      // Over a UDP socket the flow hash picks the source port (the socket writes the UDP header).
+      const h = t.depth === Depth.UDP ? payloadHash(t, rt.u8, s, len) : 0;
+      const ns = encapInPool(t, pool, s, len, h);
+      if (rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + (s - ns), h)) this.sent(TX, i);
     }
   }
 

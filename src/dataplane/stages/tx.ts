@@ -60,8 +60,13 @@ export class TxStage extends Stage {
     return true;
   }
 
-  /** Queues an encapsulated packet on its tunnel's underlay port, with the destination address and port. */
-  enqueueTunnel(ti: number, slot: number, start: number, len: number): boolean {
+  /**
+   * Queues an encapsulated packet on its tunnel's underlay port, with the
+   * destination address and port; `hash` (the inner flow hash, 0: none) picks
+   * the UDP source port on a socket with per-flow ports (RFC 7348 §5; a
+   * socket without them sends from its own).
+   */
+  enqueueTunnel(ti: number, slot: number, start: number, len: number, hash = 0): boolean {
     const rt = this.rt;
     const tt = rt.tunnels;
     const port = tt.port[ti]!;
@@ -80,6 +85,7 @@ export class TxStage extends Stage {
     q.addr[a + 2] = rw[4 * r + 2]!;
     q.addr[a + 3] = rw[4 * r + 3]!;
     q.peerPort[i] = tt.dstPort[ti]!;
+    q.srcPort[i] = hash === 0 ? 0 : (hash % 65535) + 1;
     const k = (r * 5 + tt.proto[ti]!) * 4;
     rt.tunCounters[k]!++;
     rt.tunCounters[k + 1]! += len;

@@ -5,7 +5,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bridgeNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex } from '../../helpers/dp.js';
+import { bridgeNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex, Sink } from '../../helpers/dp.js';
+import { Dataplane } from '../../../src/dataplane/dataplane.js';
+import type { Batch } from '../../../src/packet/batch.js';
 import { inetChecksum, ethHeader, ipv4Header } from '../../helpers/frames.js';
 
 // Ethernet[IPv4[UDP "ping"]]: vm1 (02:00:0a:00:00:01, 10.0.0.1) -> 02:00:0a:00:00:02 (at VTEP 198.18.0.2)
@@ -86,6 +88,45 @@ test('too-big: over the underlay MTU once encapsulated; DF goes on to icmp-error
   assert.is(f[34], 3);
   assert.is(f[35], 4);
   assert.is((f[40]! << 8) | f[41]!, 1450, 'the usable MTU');
+  dp.close();
+});
+
+/** A UDP underlay socket stand-in that records the source port asked for each datagram. */
+function udpRecorder(): Sink & { localPort: number; family: number; ports: number[] } {
+  const p = new Sink('u');
+  Object.defineProperty(p, 'kind', { value: 'udp' });
+  const ports: number[] = [];
+  const write = p.writeBatch.bind(p);
+  p.writeBatch = (b: Batch, from = 0, to = b.count): number => {
+    for (let i = from; i < to; i++) ports.push(b.srcPort[i]!);
+    return write(b, from, to);
+  };
+  return Object.assign(p, { localPort: 4789, family: 4, ports });
+}
+
+test('over a UDP socket, each flow asks for its own source port (from the inner flow hash), the same for the same flow', () => {
+  const dp = new Dataplane({ pool: { slots: 256 } });
+  dp.setUnderlay({ address: '198.18.0.1' });
+  const u = udpRecorder();
+  dp.addUnderlaySocket(u);
+  dp.addBridge({ name: 'br', vni: 42 });
+  dp.addBridgePort('br', new Sink('vm1'));
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  // 64 flows (UDP source ports 1000..1063), each sent twice.
+  const frames = [0, 1].flatMap(() =>
+    Array.from({ length: 64 }, (_, f) => {
+      const x = UDP_1_TO_2.slice();
+      x[34] = (1000 + f) >>> 8;
+      x[35] = (1000 + f) & 255;
+      x[40] = x[41] = 0; // no UDP checksum: the ports changed
+      return x;
+    }),
+  );
+  inject(dp, 'vm1', ...frames);
+  assert.is(u.ports.length, 128);
+  assert.ok(u.ports.every((p) => p !== 0), 'every datagram asks for a port');
+  assert.equal(u.ports.slice(64), u.ports.slice(0, 64), 'a flow keeps its port');
+  assert.ok(new Set(u.ports.slice(0, 64)).size > 48, `64 flows spread: ${new Set(u.ports).size} distinct`);
   dp.close();
 });
 
