@@ -133,14 +133,20 @@ export class UnderlayInputStage extends Stage {
     if (rt.decap.udpPayload(rt.u8, s, gso, e.localPort, e.family, b.addr, 4 * i) !== 0) return false;
     const t = (this.trains ??= new Batch(rt.pool, 1024));
     const a = b.addr;
+    const pool = rt.pool;
     for (let off = s; off < s + len; off += gso) {
-      const k = t.push(b.slot[i]!, off, Math.min(gso, s + len - off));
-      if (k < 0) {
+      // Each datagram gets a slot of its own (a copy): later stages write headers in front of a
+      // packet, which in a shared buffer would land on the previous datagram's bytes.
+      const dlen = Math.min(gso, s + len - off);
+      const c = t.count < t.capacity && dlen <= pool.dataRoom ? pool.alloc() : -1;
+      if (c < 0) {
         this.dropCounts[Reason['no-buffer']]!++;
         rt.dropOther(e.id, Reason['no-buffer']);
         continue;
       }
-      rt.pool.retain(b.slot[i]!);
+      const cs = pool.dataStart(c);
+      rt.u8.copyWithin(cs, off, off + dlen);
+      const k = t.push(c, cs, dlen);
       t.addr[4 * k] = a[4 * i]!;
       t.addr[4 * k + 1] = a[4 * i + 1]!;
       t.addr[4 * k + 2] = a[4 * i + 2]!;
