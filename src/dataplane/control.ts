@@ -15,7 +15,7 @@ import { VtepError, invalidArg, checkInt, describe } from '../errors.js';
 import { parseIp, parseCidr, parseMac, formatIp, formatMac, type Cidr } from '../util/addr.js';
 import { TunnelProto, PROTO_NAMES, PROTO_BY_NAME, ID_FIELD, ID_MIN, ID_MAX, type TunnelProtoName } from '../tunnel/protos.js';
 import { FDB_REMOTE } from '../table/fdb.js';
-import { Route, NextHopKind } from '../table/nexthop.js';
+import { Route } from '../table/nexthop.js';
 import { NeighborTable } from '../table/neighbor.js';
 import type { Vrfs } from '../table/vrf.js';
 import type {
@@ -287,7 +287,7 @@ export abstract class ControlState extends EventEmitter {
     for (const e of this.rt.ports) {
       if (e === undefined) continue;
       const info: PortInfo = {
-        name: e.name, id: e.id, kind: e.port.kind, role: ROLE_NAMES[e.role] as PortInfo['role'], linkUp: (e.port as { linkUp?: boolean }).linkUp !== false,
+        name: e.name, id: e.id, kind: e.port.kind, role: ROLE_NAMES[e.role] as PortInfo['role'], linkUp: e.port.linkUp,
         rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops,
       };
       if (e.role === PortRole.BRIDGE) info.owner = this.rt.bridges[e.owner]?.name;
@@ -522,4 +522,3 @@ function sameNet(a: ArrayLike<number>, b: ArrayLike<number>, length: number): bo
   return true;
 }
 
-export { NextHopKind };

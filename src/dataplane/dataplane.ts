@@ -477,7 +477,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     for (const e of rt.ports) {
       if (e === undefined) continue;
       ports[e.name] = {
-        kind: e.port.kind, role: ROLE_NAMES[e.role]!, linkUp: (e.port as { linkUp?: boolean }).linkUp !== false,
+        kind: e.port.kind, role: ROLE_NAMES[e.role]!, linkUp: e.port.linkUp,
         rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops, io: e.port.stats,
       };
     }

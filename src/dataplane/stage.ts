@@ -132,10 +132,6 @@ export class Graph {
     rt.vecs = stages.map(() => new Uint16Array(rt.capacity));
   }
 
-  get(name: string): Stage {
-    return this.byName.get(name)!;
-  }
-
   /** Grows every stage's vector for batches of up to n packets (with the runtime's arrays). */
   grow(n: number): void {
     this.rt.grow(n);

@@ -14,8 +14,8 @@
  * counted but not re-emitted.
  *
  * Link state. A TAP whose interface is down refuses writes with EIO: that is
- * not an error but a link that is down (a guest rebooting, `ip link set
- * down`, a move to another namespace). The port then reads false in
+ * not an error but a link that is down (a guest rebooting, its interface
+ * set down, a move to another namespace). The port then reads false in
  * `linkUp`, emits 'link-down' once, consumes nothing in writeBatch, and
  * emits 'link-up' once the link is back; ports without a link state are
  * always up.

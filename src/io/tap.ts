@@ -12,7 +12,7 @@
  * device is at that moment (TUNGETDEVNETNS).
  *
  * Link state. tun refuses a write with EIO while the interface is down (a
- * guest that reboots, `ip link set dev X down`, and every move to another
+ * guest that reboots, an interface set down by hand, and every move to another
  * namespace, which takes the device down on the way): the queue then reads
  * linkUp false, emits 'link-down', and writeBatch consumes nothing (one
  * write() per call finds out whether it is still down). It emits 'link-up'

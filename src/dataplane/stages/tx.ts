@@ -142,7 +142,7 @@ export class TxStage extends Stage {
     const cap = e.capTx;
     if (cap !== null) for (let i = 0; i < sent; i++) for (const fn of cap) fn('tx', this.rt.u8, q.start[i]!, q.len[i]!);
     if (sent < n) {
-      const reason = (e.port as { linkUp?: boolean }).linkUp === false ? Reason['link-down'] : Reason['tx-error'];
+      const reason = !e.port.linkUp ? Reason['link-down'] : Reason['tx-error'];
       this.dropCounts[reason]! += n - sent;
       this.rt.dropOther(port, reason, n - sent);
     }
