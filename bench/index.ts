@@ -5,7 +5,7 @@
 import { formatRows, type BenchRow, type Suite } from './harness.js';
 
 /** Suite names, in the order `vtep bench` runs them. */
-export const SUITES = ['encap', 'segment', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e', 'metrics', 'capture', 'control'] as const;
+export const SUITES = ['encap', 'segment', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e', 'latency', 'metrics', 'capture', 'control'] as const;
 
 export const BENCH_HELP = `Usage: vtep bench [NAME...] [--json] [--list]
 
@@ -15,7 +15,8 @@ marked (root) in --list build network namespaces and are skipped without
 root; Ctrl-C stops a run and removes the namespaces it made.
   --list   the suites and what each measures
   --json   one JSON object with every row instead of tables
-  --quick  shorter runs (less precise); e2e: --rounds=N, --profile
+  --quick  shorter runs (less precise); e2e, latency: --rounds=N; e2e: --profile;
+           latency: --busy-poll=US (the busy-poll variant's budget)
 Exit status: 0 done, 2 an unknown suite or option.`;
 
 const FLAGS = ['--json', '--list', '--quick', '--profile'];
@@ -27,7 +28,7 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const json = argv.includes('--json');
   const list = argv.includes('--list');
-  const badFlag = argv.find((a) => a.startsWith('-') && !FLAGS.includes(a) && !a.startsWith('--rounds='));
+  const badFlag = argv.find((a) => a.startsWith('-') && !FLAGS.includes(a) && !a.startsWith('--rounds=') && !a.startsWith('--busy-poll='));
   if (badFlag !== undefined) {
     console.error(`vtep bench: unknown option '${badFlag}' (options: ${FLAGS.join(', ')}, --help)`);
     return 2;

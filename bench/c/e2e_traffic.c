@@ -31,6 +31,14 @@
  *
  *   e2e_traffic tcp-source HOST PORT SECONDS
  *     Connects and writes 256 KiB buffers for SECONDS. Count: bytes.
+ *
+ *   e2e_traffic udp-paced HOST PORT PPS SECONDS PAYLOAD
+ *     A steady stream (the latency suite's load): one UDP datagram of PAYLOAD
+ *     bytes every 1/PPS seconds for SECONDS, on an absolute schedule (a late
+ *     wake-up sends what is due, at most 64 at once). Count: datagrams sent.
+ *
+ *   e2e_traffic udp-sink PORT SECONDS
+ *     Binds PORT and reads datagrams for SECONDS. Count: datagrams.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -50,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -375,6 +384,52 @@ static int mode_tcp_source(const char *host, int port, double seconds) {
   return 0;
 }
 
+static int mode_udp_paced(const char *host, int port, double pps, double seconds, int payload) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (inet_pton(AF_INET, host, &a.sin_addr) != 1) die("HOST");
+  if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) die("connect udp");
+  if (payload < 0 || payload > SLOT) payload = SLOT;
+  static uint8_t buf[SLOT];
+  memset(buf, 0x5a, sizeof buf);
+  /* Timers as exact as the kernel gives them: the default 50 µs slack is a whole period at 20k pps. */
+  prctl(PR_SET_TIMERSLACK, 1UL);
+  const uint64_t period = (uint64_t)(1e9 / pps);
+  started();
+  uint64_t end = t_start + (uint64_t)(seconds * 1e9);
+  uint64_t next = t_start;
+  unsigned long long sent = 0;
+  while (!stop) {
+    uint64_t t = now_ns();
+    if (t >= end) break;
+    for (int k = 0; next <= t && k < 64; k++, next += period) {
+      if (send(s, buf, (size_t)payload, 0) >= 0) sent++;
+    }
+    if (next <= t) next = t + period; /* far behind: skip rather than burst */
+    struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+  }
+  finish(sent, now_ns() - t_start);
+  return 0;
+}
+
+static int mode_udp_sink(int port, double seconds) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) die("bind udp");
+  struct timeval tv = {0, 100000};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  static uint8_t buf[1 << 16];
+  started();
+  uint64_t end = t_start + (uint64_t)(seconds * 1e9);
+  unsigned long long got = 0;
+  while (!stop && now_ns() < end) {
+    if (recv(s, buf, sizeof buf, 0) >= 0) got++;
+  }
+  finish(got, now_ns() - t_start);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
@@ -384,9 +439,12 @@ int main(int argc, char **argv) {
   if (strcmp(m, "fwd") == 0 && (argc == 8 || argc == 9)) return mode_fwd(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), atof(argv[7]), argc == 9 && strcmp(argv[8], "gso") == 0);
   if (strcmp(m, "tcp-sink") == 0 && argc == 4) return mode_tcp_sink(atoi(argv[2]), atof(argv[3]));
   if (strcmp(m, "tcp-source") == 0 && argc == 5) return mode_tcp_source(argv[2], atoi(argv[3]), atof(argv[4]));
+  if (strcmp(m, "udp-paced") == 0 && argc == 7) return mode_udp_paced(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]), atoi(argv[6]));
+  if (strcmp(m, "udp-sink") == 0 && argc == 4) return mode_udp_sink(atoi(argv[2]), atof(argv[3]));
   fprintf(stderr,
           "usage: %s packet IFNAME SECONDS FRAMELEN [BACKOFF_US] | tap TAPNAME SECONDS FRAMELEN |\n"
-          "       fwd TAPNETNS TAPNAME LOCAL PEER VNI SECONDS [gso] | tcp-sink PORT SECONDS | tcp-source HOST PORT SECONDS\n",
+          "       fwd TAPNETNS TAPNAME LOCAL PEER VNI SECONDS [gso] | tcp-sink PORT SECONDS | tcp-source HOST PORT SECONDS |\n"
+          "       udp-paced HOST PORT PPS SECONDS PAYLOAD | udp-sink PORT SECONDS\n",
           argv[0]);
   return 2;
 }

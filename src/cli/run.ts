@@ -13,7 +13,7 @@ import { asTarget, missingFacade, type OpsTarget } from '../ops/target.js';
 import { Exit, UsageError, InputError, parse, intOpt, strOpt, guard } from './common.js';
 import type { EtcdControl } from '../control/etcd.js';
 
-export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--socket PATH] [--stats-interval SECONDS]
+export const RUN_HELP = `Usage: vtep run --config VSWITCH.json [--socket PATH] [--stats-interval SECONDS] [--busy-poll US]
 
 Runs the dataplane a vSwitch config describes: creates its TAP devices and
 underlay sockets (UDP 4789 for VXLAN and 6635 for MPLS-over-UDP, a raw IP
@@ -30,6 +30,9 @@ socket for GRE and MPLS-over-GRE when used), bridge domains, VRFs and routes.
 
   --socket PATH   the control socket for 'vtep ctl' (mode 0600, this user only;
                   default ${defaultSocketPath()})
+  --busy-poll US  after traffic, keep polling the ports US microseconds before
+                  sleeping again (lower latency, a core spins while traffic
+                  comes; 0 = off); overrides "busyPollUs" of the config
   "metrics"       serve Prometheus text at http://LISTEN/metrics (no listener without it)
 
 With "control": { "etcd": { "endpoints": [...] } } it joins a fleet: it
@@ -106,6 +109,7 @@ export async function runCommand(args: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       socket: { type: 'string', short: 's' },
       'stats-interval': { type: 'string' },
+      'busy-poll': { type: 'string' },
     });
     if (v.help) {
       console.log(RUN_HELP);
@@ -115,10 +119,11 @@ export async function runCommand(args: string[]): Promise<number> {
     const path = strOpt(v.config);
     if (path === undefined) throw new UsageError('vtep run: --config VSWITCH.json is required');
     const interval = intOpt('run', 'stats-interval', v['stats-interval'], 1, 86400);
+    const busyPollUs = intOpt('run', 'busy-poll', v['busy-poll'], 0, 1_000_000);
     const socketPath = strOpt(v.socket) ?? defaultSocketPath();
     let config = loadConfig('run', path);
     checkNamespaces(config);
-    const dp = fromConfig(config);
+    const dp = fromConfig(config, busyPollUs === undefined ? {} : { busyPollUs });
     const target: OpsTarget = asTarget(dp);
     let ctl: CtlServer | undefined;
     let metrics: MetricsServer | undefined;

@@ -98,4 +98,10 @@ export interface VswitchConfigInput {
   macLimit?: number;
   /** FDB ageing in seconds. Default 300. */
   ageSeconds?: number;
+  /**
+   * Busy-poll budget in microseconds (0 to 1,000,000): after traffic, keep
+   * polling the ports this long before sleeping again. Lower latency for a
+   * spinning core. Default 0 (off).
+   */
+  busyPollUs?: number;
 }

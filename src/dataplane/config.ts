@@ -121,6 +121,8 @@ export interface VswitchConfig {
   macLimit: number;
   /** FDB ageing time, seconds. */
   ageSeconds: number;
+  /** Busy-poll budget after traffic, microseconds; 0 = off (Dataplane option busyPollUs). */
+  busyPollUs: number;
   /** Serve Prometheus text at http://listen/metrics; undefined = no listener. */
   metrics: MetricsConfig | undefined;
   /** Fleet membership through etcd (src/control/, docs/control.md), when given. */
@@ -240,7 +242,7 @@ export function isVswitchConfig(x: unknown): x is VswitchConfig {
 /** Validates a parsed VSWITCH.json; throws VtepError ERR_INVALID_CONFIG naming the field. */
 export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
-  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'metrics', 'control']);
+  onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'busyPollUs', 'metrics', 'control']);
   const u = obj('underlay', top.underlay);
   onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
   const underlay: UnderlayConfig = {
@@ -400,6 +402,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     vrfs,
     macLimit: top.macLimit === undefined ? 1 << 20 : int('macLimit', top.macLimit, 0, 1 << 24),
     ageSeconds: top.ageSeconds === undefined ? 300 : int('ageSeconds', top.ageSeconds, 1, 1 << 20),
+    busyPollUs: top.busyPollUs === undefined ? 0 : int('busyPollUs', top.busyPollUs, 0, 1_000_000),
     metrics: top.metrics === undefined ? undefined : metricsConfig(top.metrics),
     control: top.control === undefined ? undefined : parseControlConfig(top.control),
   };

@@ -72,7 +72,20 @@ export interface DataplaneOptions {
    * or queue can take the slots the others need to receive). Default 2 batches.
    */
   rxReserve?: number;
+  /**
+   * Busy-poll budget in microseconds, 0 (the default) = off. After a port
+   * had traffic, keep reading every port for this long after the last packet
+   * before sleeping in the event loop again (as the kernel's busy_poll or
+   * DPDK's interrupt mode): no wake-up on the next packet, at the price of a
+   * core spinning while traffic comes. Spins in slices of at most
+   * BUSY_SLICE_US and yields to the event loop between them (timers, the
+   * control socket and metrics keep running).
+   */
+  busyPollUs?: number;
 }
+
+/** The longest a busy-poll spin runs before it yields to the event loop, in microseconds. */
+export const BUSY_SLICE_US = 200;
 
 export interface UnderlayOptions {
   /** Our VTEP address (IPv4 or IPv6). */
@@ -134,6 +147,11 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** One-packet batch for held packets that expire (their "host unreachable"). */
   private readonly expired: Batch;
   private running = false;
+  /** Busy-poll budget (ms, performance.now units); 0 = off. */
+  private readonly busyMs: number;
+  /** performance.now() of the last packet read; the spin ends busyMs after it. */
+  private lastRx = 0;
+  private spinning = false;
   private timer: NodeJS.Timeout | undefined;
   private closedFlag = false;
 
@@ -157,6 +175,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     super(rt, new Vrfs(), new TenantMap(decap));
     this.batchSize = batchSize;
     this.rxReserve = checkInt('rxReserve', options.rxReserve ?? Math.min(2 * batchSize, pool.slots >>> 2), 0, pool.slots);
+    this.busyMs = checkInt('busyPollUs', options.busyPollUs ?? 0, 0, 1_000_000) / 1000;
     this.portInput = new PortInputStage(rt);
     this.underlayInput = new UnderlayInputStage(rt);
     this.arpTerm = new ArpTermStage(rt);
@@ -360,8 +379,41 @@ export class Dataplane extends ControlState implements DataplaneApi {
   }
 
   private watch(e: PortEntry): void {
-    e.port.onReadable(() => this.service(e.id, 64));
+    e.port.onReadable(() => {
+      if (this.service(e.id, 64) > 0 && this.busyMs > 0) this.busy();
+    });
   }
+
+  /** Traffic came: (re)start the busy-poll window. */
+  private busy(): void {
+    this.lastRx = performance.now();
+    if (this.spinning || !this.running) return;
+    this.spinning = true;
+    setImmediate(this.spin);
+  }
+
+  /**
+   * One busy-poll slice: reads every port until none had anything for
+   * busyMs, or BUSY_SLICE_US passed; then yields to the event loop (timers,
+   * sockets, the readiness callbacks) and comes back while the window lasts.
+   */
+  private readonly spin = (): void => {
+    const ports = this.rt.ports;
+    const sliceEnd = performance.now() + BUSY_SLICE_US / 1000;
+    let now = 0;
+    for (;;) {
+      let n = 0;
+      for (let i = 0; i < ports.length; i++) {
+        const e = ports[i];
+        if (e !== undefined) n += this.service(e.id, 64);
+      }
+      now = performance.now();
+      if (n > 0) this.lastRx = now;
+      if (!this.running || now - this.lastRx >= this.busyMs || now >= sliceEnd) break;
+    }
+    if (this.running && now - this.lastRx < this.busyMs) setImmediate(this.spin);
+    else this.spinning = false;
+  };
 
   /** Reads up to `budget` batches from a port and runs each through the pipeline. */
   private service(id: number, budget: number): number {

@@ -29,7 +29,7 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
   const c: VswitchConfig = isVswitchConfig(input) ? input : parseVswitchConfig(input);
   // Large slots take what the underlay sockets receive coalesced (UDP GRO) or as one
   // tunnel super-packet (a kernel VTEP's TSO crossing a veth arrives so).
-  const dp = new Dataplane({ ...options, pool: { largeSlots: 128, ...options.pool }, macLimit: c.macLimit, ageSeconds: c.ageSeconds });
+  const dp = new Dataplane({ ...options, pool: { largeSlots: 128, ...options.pool }, macLimit: c.macLimit, ageSeconds: c.ageSeconds, busyPollUs: options.busyPollUs ?? c.busyPollUs });
   try {
     const u = c.underlay;
     const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };

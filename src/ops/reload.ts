@@ -133,6 +133,7 @@ function checkFixed(a: VswitchConfig, b: VswitchConfig): void {
     ['underlay', a.underlay, b.underlay],
     ['macLimit', a.macLimit, b.macLimit],
     ['ageSeconds', a.ageSeconds, b.ageSeconds],
+    ['busyPollUs', a.busyPollUs, b.busyPollUs],
   ];
   for (const [field, x, y] of fixed) {
     // underlay.gre is derived from the bridges and routes; only an explicit change matters.
