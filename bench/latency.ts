@@ -19,7 +19,8 @@
  * `--rounds=N` (default 3; `--quick` 1), `--busy-poll=US` (the busy variant's
  * budget, default 10000: longer than the pings' 5 ms gap, so it never sleeps
  * while they come; a shorter one sleeps between pings and saves only the
- * reply's wake-up).
+ * reply's wake-up). VTEP_LAT_NODE_FLAGS passes node flags to the vtep
+ * children (their stdout is dropped; stderr shows on a failed start).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ const LABEL: Record<Name, string> = {
   busy: 'vtep run busy-poll',
 };
 
-interface Sample {
+export interface Sample {
   /** Mean round trip, µs. */
   avg: number;
   /** 99th percentile, µs. */
@@ -67,7 +68,7 @@ interface Sample {
   delivered?: number;
 }
 
-interface World {
+export interface World {
   a: Netns;
   p: Netns;
   h1: Netns;
@@ -96,7 +97,7 @@ function world(prefix: string): World {
   }
 }
 
-function deleteWorld(w: World | undefined): void {
+export function deleteWorld(w: World | undefined): void {
   if (w === undefined) return;
   for (const ns of [w.h1, w.h2, w.a, w.p]) ns.delete();
 }
@@ -106,7 +107,7 @@ function guest1(w: World, dev: string): void {
   w.h1.ip('neigh', 'replace', VM2.ip, 'lladdr', VM2.mac, 'dev', dev, 'nud', 'permanent');
 }
 
-function kernelWorld(): World {
+export function kernelWorld(): World {
   const w = world('lk');
   kernelVtep(w.a, { dev: 'u0', local: LOCAL, flood: [PEER], vni: VNI });
   w.a.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vx0', 'master', 'static']);
@@ -117,7 +118,7 @@ function kernelWorld(): World {
 }
 
 /** The C floor: a persistent TAP in h1 (the program attaches to it there), the forwarder in `a`. */
-async function cWorld(exe: string): Promise<World> {
+export async function cWorld(exe: string): Promise<World> {
   const w = world('lc');
   try {
     w.h1.ip('tuntap', 'add', 'dev', 'vm1c', 'mode', 'tap');
@@ -135,7 +136,7 @@ async function cWorld(exe: string): Promise<World> {
 }
 
 /** `vtep run --config` with its TAP created in `a` and moved into h1. */
-async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (l: string) => void): Promise<World> {
+export async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (l: string) => void): Promise<World> {
   const w = world(prefix);
   const config: VswitchConfigInput = {
     underlay: { address: LOCAL, netns: w.a.name },
@@ -149,7 +150,9 @@ async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (
   const file = path.join(dir, `${prefix}.json`);
   writeFileSync(file, JSON.stringify(config));
   try {
-    const child = spawn(process.execPath, [path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', path.join(dir, `${prefix}.sock`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // VTEP_LAT_NODE_FLAGS: node/V8 flags for the vtep children (--trace-gc, --trace-deopt, --perf-basic-prof) when looking into a figure.
+    const flags = (process.env.VTEP_LAT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    const child = spawn(process.execPath, [...flags, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', path.join(dir, `${prefix}.sock`)], { stdio: ['ignore', 'pipe', 'pipe'] });
     w.proc = child;
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -168,7 +171,7 @@ async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (
   }
 }
 
-async function stopProc(child: ChildProcess | undefined): Promise<void> {
+export async function stopProc(child: ChildProcess | undefined): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -201,7 +204,7 @@ function median(xs: number[]): number {
 }
 
 /** One run of PINGS pings h1 -> h2, with the process's CPU over it. */
-async function pings(w: World, count = PINGS): Promise<Sample> {
+export async function pings(w: World, count = PINGS): Promise<Sample> {
   const pid = w.proc?.pid;
   const c0 = pid === undefined ? 0 : cpuTicks(pid);
   const t0 = performance.now();

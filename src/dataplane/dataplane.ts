@@ -25,7 +25,7 @@ import { Fdb } from '../table/fdb.js';
 import { Remotes } from '../table/remotes.js';
 import { NextHops } from '../table/nexthop.js';
 import { Vrfs } from '../table/vrf.js';
-import type { Port, PortStats } from '../io/port.js';
+import { FdPort, type Port, type PortStats } from '../io/port.js';
 import type { CaptureDirection, CaptureFn, DataplaneApi, DataplaneEvents, PacketTrace } from './api.js';
 import { Runtime, PortRole, ROLE_NAMES, UnderlayDepth, MAX_PORTS, type PortEntry } from './runtime.js';
 import { Graph, type StageStats } from './stage.js';
@@ -83,6 +83,15 @@ export interface DataplaneOptions {
    */
   busyPollUs?: number;
 }
+
+/**
+ * Frames the first read of a wake-up asks for. A read prepares a slot for
+ * every frame it may return and gives back the unused ones: for the one or
+ * two frames a wake-up usually finds below saturation, a full batch (256)
+ * costs more than the read itself. Only a full small read moves on to full
+ * batches.
+ */
+export const RX_FIRST = 8;
 
 /** The longest a busy-poll spin runs before it yields to the event loop, in microseconds. */
 export const BUSY_SLICE_US = 200;
@@ -144,6 +153,10 @@ export class Dataplane extends ControlState implements DataplaneApi {
   private readonly icmpError: IcmpErrorStage;
   private readonly tx: TxStage;
   private readonly rx: Batch;
+  /** The first read of a wake-up (RX_FIRST frames). */
+  private readonly rxFirst: Batch;
+  /** Per port id: 1 when its readiness is level-triggered (an fd in libuv's poll), so a short read means drained. */
+  private readonly levelPoll = new Uint8Array(MAX_PORTS);
   /** One-packet batch for held packets that expire (their "host unreachable"). */
   private readonly expired: Batch;
   private running = false;
@@ -193,6 +206,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.portOf = (proto) => this.underlayPortOf(proto);
     rt.onPortError = (e, err) => this.emit('port-error', { port: e.name, error: err as Error });
     this.rx = new Batch(pool, batchSize);
+    this.rxFirst = new Batch(pool, Math.min(RX_FIRST, batchSize));
     this.expired = new Batch(pool, 1);
   }
 
@@ -317,6 +331,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     listen('link-down', () => this.emit('link-down', { port: port.name }));
     listen('link-up', () => this.emit('link-up', { port: port.name }));
     ports[id] = e;
+    this.levelPoll[id] = port instanceof FdPort ? 1 : 0;
     this.byName.set(port.name, id);
     if (this.running) this.watch(e);
     return id;
@@ -419,8 +434,10 @@ export class Dataplane extends ControlState implements DataplaneApi {
   private service(id: number, budget: number): number {
     const e = this.rt.ports[id];
     if (e === undefined) return 0;
-    const rx = this.rx;
     const pool = this.rt.pool;
+    const level = this.levelPoll[id] === 1;
+    // Small first, full batches once a read comes back full (RX_FIRST).
+    let rx = this.rxFirst;
     let total = 0;
     for (let k = 0; k < budget; k++) {
       // Fairness: a port reads only while the pool keeps its reserve, so what
@@ -429,7 +446,12 @@ export class Dataplane extends ControlState implements DataplaneApi {
       const n = e.port.readBatch(rx);
       if (n === 0) return total;
       total += n;
+      const full = n === rx.capacity;
       this.process(rx, e);
+      // A short read drained an fd (its level-triggered poll calls again for
+      // what comes later): no read that would find nothing. Other ports read on until empty.
+      if (!full && level) return total;
+      if (full) rx = this.rx;
     }
     // Budget spent (or the pool low) with more to read: yield to other ports, then continue.
     if (this.running) setImmediate(() => this.service(id, 64));
