@@ -1,0 +1,105 @@
+/**
+ * The busy-poll budget (busyPollUs): validated as a config field and as a
+ * Dataplane option, and a dataplane that spins after traffic still forwards,
+ * lets timers run between its slices, and stops spinning when closed.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { parseVswitchConfig } from '../../src/dataplane/config.js';
+import { SimHost } from '../../src/dataplane/simhost.js';
+import { MemoryPort, VtepError } from '../../src/index.js';
+
+const MAC_A = '02:fc:18:00:00:01';
+const MAC_B = '02:fc:18:00:00:02';
+const BASE = { underlay: { address: '198.18.0.1' }, bridges: [{ vni: 42, ports: [{ tap: 'vm1tap' }] }] };
+
+function refused(fn: () => unknown, code: string, message: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, VtepError);
+    assert.is((err as VtepError).code, code);
+    assert.match((err as Error).message, message);
+    return;
+  }
+  assert.unreachable('accepted');
+}
+
+test('config: busyPollUs defaults to 0 (off), takes 0..1,000,000 µs, refuses anything else naming the field', () => {
+  assert.is(parseVswitchConfig(BASE).busyPollUs, 0);
+  assert.is(parseVswitchConfig({ ...BASE, busyPollUs: 50 }).busyPollUs, 50);
+  assert.is(parseVswitchConfig({ ...BASE, busyPollUs: 1_000_000 }).busyPollUs, 1_000_000);
+  for (const bad of [-1, 1.5, '100', 1_000_001, null, true]) {
+    refused(() => parseVswitchConfig({ ...BASE, busyPollUs: bad }), 'ERR_INVALID_CONFIG', /^busyPollUs: /);
+  }
+});
+
+test('Dataplane option: busyPollUs out of range is refused naming it', () => {
+  for (const bad of [-5, 0.5, 2_000_000]) refused(() => new Dataplane({ busyPollUs: bad }), 'ERR_INVALID_ARG', /busyPollUs/);
+  new Dataplane({ busyPollUs: 0 }).close();
+});
+
+function pair(busyPollUs: number): { a: Dataplane; b: Dataplane; ha: SimHost; hb: SimHost; close(): void } {
+  const [wa, wb] = MemoryPort.pair({ name: 'underlay-a' }, { name: 'underlay-b' });
+  const a = new Dataplane({ pool: { slots: 1024 }, busyPollUs });
+  const b = new Dataplane({ pool: { slots: 1024 }, busyPollUs });
+  a.setUnderlay({ address: '198.18.0.1', port: wa, mac: MAC_A, nextHopMac: MAC_B });
+  b.setUnderlay({ address: '198.18.0.2', port: wb, mac: MAC_B, nextHopMac: MAC_A });
+  const ba = a.addBridge({ vni: 42, flood: ['198.18.0.2'] });
+  const bb = b.addBridge({ vni: 42, flood: ['198.18.0.1'] });
+  const ha = new SimHost({ name: 'vm1', mac: '02:00:0a:00:00:01', ip: '10.0.0.1/24' });
+  const hb = new SimHost({ name: 'vm2', mac: '02:00:0a:00:00:02', ip: '10.0.0.2/24' });
+  a.addBridgePort(ba, ha.port);
+  b.addBridgePort(bb, hb.port);
+  a.start();
+  b.start();
+  return { a, b, ha, hb, close: () => { a.close(); b.close(); ha.close(); hb.close(); wa.close(); wb.close(); } };
+}
+
+const spinning = (dp: Dataplane): boolean => (dp as unknown as { spinning: boolean }).spinning;
+
+test('a busy-polling dataplane forwards over memory ports both ways, every slot back', async () => {
+  const p = pair(200);
+  try {
+    for (let seq = 1; seq <= 5; seq++) {
+      assert.is((await p.ha.pingAndWait('10.0.0.2', seq)).from, '10.0.0.2');
+      assert.is((await p.hb.pingAndWait('10.0.0.1', seq)).from, '10.0.0.1');
+    }
+    const s = p.a.stats();
+    assert.ok(s.tunnels['vxlan 198.18.0.2']!.txPackets >= 10);
+    assert.is(s.pool.free, s.pool.slots);
+  } finally {
+    p.close();
+  }
+});
+
+test('busy-poll yields to the event loop: a timer runs inside the spin window; close() ends the spin', async () => {
+  // A one-second window: the timer below must run long before it ends if the spin yields.
+  const p = pair(1_000_000);
+  try {
+    await p.ha.pingAndWait('10.0.0.2', 1);
+    assert.ok(spinning(p.a), 'spinning after traffic');
+    await new Promise((r) => setTimeout(r, 1));
+    assert.ok(spinning(p.a), 'the timer ran while the dataplane was still in its busy-poll window');
+    // Still forwarding while spinning.
+    assert.is((await p.ha.pingAndWait('10.0.0.2', 2)).from, '10.0.0.2');
+  } finally {
+    p.close();
+  }
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.not.ok(spinning(p.a), 'closed: no more slices');
+});
+
+test('without busy-poll nothing spins', async () => {
+  const p = pair(0);
+  try {
+    await p.ha.pingAndWait('10.0.0.2', 1);
+    assert.not.ok(spinning(p.a));
+  } finally {
+    p.close();
+  }
+});
+
+test.run();
