@@ -22,12 +22,12 @@
  * reply's wake-up). VTEP_LAT_NODE_FLAGS passes node flags to the vtep
  * children (their stdout is dropped; stderr shows on a failed start).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
-import { Netns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
+import { Netns, canUseNetns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
 import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, sleep, until, waitLine } from '../src/util/topo.js';
 
@@ -247,6 +247,14 @@ function us(v: number): string {
 }
 
 async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
+  if (!canUseNetns()) {
+    console.log('latency: skipped (needs root, /dev/net/tun and ip)');
+    return [];
+  }
+  if (spawnSync('ping', ['-V']).error !== undefined) {
+    console.log('latency: skipped (needs ping, Debian package iputils-ping)');
+    return [];
+  }
   const roundsArg = ctx.args.find((a) => a.startsWith('--rounds='));
   const rounds = roundsArg !== undefined ? Math.max(1, Number(roundsArg.slice(9)) | 0) : ctx.args.includes('--quick') ? 1 : 3;
   const busyArg = ctx.args.find((a) => a.startsWith('--busy-poll='));
