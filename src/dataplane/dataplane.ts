@@ -95,6 +95,10 @@ export const RX_FIRST = 8;
 
 /** The longest a busy-poll spin runs before it yields to the event loop, in microseconds. */
 export const BUSY_SLICE_US = 200;
+/** An empty busy-poll pass longer than this (ms) means the process was preempted: the CPU is contended. */
+export const BUSY_PREEMPTED_MS = 0.5;
+/** How long busy-poll stays off after a preemption (ms): on a machine with no core to spare, sleeping wakes faster. */
+export const BUSY_BACKOFF_MS = 1000;
 
 export interface UnderlayOptions {
   /** Our VTEP address (IPv4 or IPv6). */
@@ -165,6 +169,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** performance.now() of the last packet read; the spin ends busyMs after it. */
   private lastRx = 0;
   private spinning = false;
+  /** No busy-poll before this time (performance.now): the spin was preempted. */
+  private busyBackoffUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private closedFlag = false;
 
@@ -401,8 +407,9 @@ export class Dataplane extends ControlState implements DataplaneApi {
 
   /** Traffic came: (re)start the busy-poll window. */
   private busy(): void {
-    this.lastRx = performance.now();
-    if (this.spinning || !this.running) return;
+    const now = performance.now();
+    this.lastRx = now;
+    if (this.spinning || !this.running || now < this.busyBackoffUntil) return;
     this.spinning = true;
     setImmediate(this.spin);
   }
@@ -414,7 +421,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
    */
   private readonly spin = (): void => {
     const ports = this.rt.ports;
-    const sliceEnd = performance.now() + BUSY_SLICE_US / 1000;
+    let prev = performance.now();
+    const sliceEnd = prev + BUSY_SLICE_US / 1000;
     let now = 0;
     for (;;) {
       let n = 0;
@@ -424,6 +432,15 @@ export class Dataplane extends ControlState implements DataplaneApi {
       }
       now = performance.now();
       if (n > 0) this.lastRx = now;
+      else if (now - prev > BUSY_PREEMPTED_MS) {
+        // A pass that read nothing took this long: the CPU was taken from us. A
+        // spinner that is preempted gets no wake-up boost when a packet comes;
+        // sleeping in epoll does better: back off.
+        this.busyBackoffUntil = now + BUSY_BACKOFF_MS;
+        this.spinning = false;
+        return;
+      }
+      prev = now;
       if (!this.running || now - this.lastRx >= this.busyMs || now >= sliceEnd) break;
     }
     if (this.running && now - this.lastRx < this.busyMs) setImmediate(this.spin);
