@@ -52,4 +52,22 @@ test('vtep run: a bad config is one line naming the field, exit 2', () => {
   }
 });
 
+test('vtep run: a bad --busy-poll or busyPollUs is refused naming it, exit 2', () => {
+  const { dir, done } = tempDir('run');
+  try {
+    const cfg = path.join(dir, 'v.json');
+    writeFileSync(cfg, JSON.stringify({ underlay: { address: '198.18.0.1' }, bridges: [{ vni: 42, ports: [{ tap: 'vm1tap' }] }] }));
+    let r = vtep('run', '--config', cfg, '--busy-poll', 'soon');
+    assert.is(r.status, 2);
+    assert.is(r.stderr.trim(), 'vtep run: --busy-poll soon is not an integer in 0..1000000');
+    writeFileSync(cfg, JSON.stringify({ underlay: { address: '198.18.0.1' }, busyPollUs: -1 }));
+    r = vtep('run', '--config', cfg);
+    assert.is(r.status, 2);
+    assert.match(r.stderr, /busyPollUs: -1 is not an integer in 0\.\.1000000/);
+    assert.match(vtep('run', '--help').stdout, /--busy-poll US/);
+  } finally {
+    done();
+  }
+});
+
 test.run();
