@@ -45,6 +45,7 @@ import { IpRewriteStage } from './stages/ip-rewrite.js';
 import { NeighHoldStage } from './stages/neigh-hold.js';
 import { IcmpErrorStage, IcmpWhy, type IcmpLimits } from './stages/icmp-error.js';
 import { TunnelEncapStage } from './stages/tunnel-encap.js';
+import { GsoSegmentStage } from './stages/gso-segment.js';
 import { TxStage } from './stages/tx.js';
 
 export { PortRole } from './runtime.js';
@@ -168,7 +169,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     // Stages in the order the graph runs them (a packet sent back, as icmp-error -> ip-route, waits for the next pass).
     this.graph = new Graph(rt, [
       this.portInput, this.underlayInput, new L2LearnStage(rt), this.arpTerm, new L2FwdStage(rt), new L2FloodStage(rt),
-      this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), this.tx,
+      this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), new GsoSegmentStage(rt), this.tx,
     ]);
     rt.graph = this.graph;
     rt.portOf = (proto) => this.underlayPortOf(proto);

@@ -312,11 +312,12 @@ export async function capture(ns: Netns, iface: string, file: string, o: { secon
 /**
  * Reads a capture with tshark: one array of field values per packet that
  * passes the display filter. `decodeAs` entries go to `-d` (e.g.
- * "udp.port==6635,mpls").
+ * "udp.port==6635,mpls"), `prefs` to `-o` (e.g. "tcp.check_checksum:TRUE").
  */
-export function tsharkFields(file: string, filter: string, fields: string[], decodeAs: string[] = []): string[][] {
+export function tsharkFields(file: string, filter: string, fields: string[], decodeAs: string[] = [], prefs: string[] = []): string[][] {
   const args = ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const d of decodeAs) args.push('-d', d);
+  for (const o of prefs) args.push('-o', o);
   for (const f of fields) args.push('-e', f);
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tshark ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);

@@ -8,6 +8,8 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { Stage } from '../stage.js';
+import { finishPartial } from '../../tunnel/csum.js';
+import { VnetFlag } from '../../wire/virtio.js';
 import { MAX_PORTS, type Runtime } from '../runtime.js';
 
 export class TxStage extends Stage {
@@ -41,10 +43,17 @@ export class TxStage extends Stage {
     }
     const b = rt.batch;
     if (from >= 0 && (b.gsoType[from]! | b.vflags[from]!) !== 0) {
-      if (b.gsoType[from] !== 0 && !((e.port as { vnetHdrSize?: number }).vnetHdrSize! > 0)) {
-        this.dropCounts[Reason['too-big']]!++;
-        rt.dropOther(port, Reason['too-big']);
-        return false;
+      if (!((e.port as { vnetHdrSize?: number }).vnetHdrSize! > 0)) {
+        if (b.gsoType[from] !== 0) {
+          this.dropCounts[Reason['too-big']]!++;
+          rt.dropOther(port, Reason['too-big']);
+          return false;
+        }
+        // A port without a virtio-net header takes only complete checksums: finish it, for every copy.
+        if ((b.vflags[from]! & VnetFlag.NEEDS_CSUM) !== 0) finishPartial(rt.u8, start, len, b.csumStart[from]!, b.csumOffset[from]!, rt.pool.u32);
+        b.vflags[from] = 0;
+        this.push(port, slot, start, len);
+        return true;
       }
       const q = e.tx;
       const k = this.push(port, slot, start, len);
