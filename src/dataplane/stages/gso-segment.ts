@@ -28,7 +28,7 @@ const MAX_SEGS = 128;
 export class GsoSegmentStage extends Stage {
   readonly name = 'gso-segment';
   readonly nextNames = ['tx'] as const;
-  readonly reasons = [Reason['no-buffer'], Reason['no-headroom'], Reason['too-big'], Reason.unsupported, Reason.truncated, Reason['bad-length'], Reason['bad-header']];
+  readonly reasons = [Reason['no-buffer'], Reason['too-big'], Reason.unsupported, Reason.truncated, Reason['bad-length'], Reason['bad-header']];
   /** Super-frames cut, and the segments they made. */
   superFrames = 0;
   segments = 0;
@@ -91,7 +91,7 @@ export class GsoSegmenter {
     // Segments needed; every one of them gets a slot with the tunnel's headroom.
     const n = gso === 0 ? 0 : Math.ceil(len / gso);
     if (n === 0 || n > MAX_SEGS) return Reason.unsupported;
-    if (t.hdrLen > pool.headroom) return Reason['no-headroom'];
+    // Fresh slots start `headroom` (at least 128) bytes in: room for any tunnel's outer headers.
     const got = pool.allocMany(this.slots, n);
     if (got < n) {
       for (let k = 0; k < got; k++) pool.free(this.slots[k]!);
