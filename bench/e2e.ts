@@ -22,11 +22,14 @@
  * without UDP_SEGMENT) show what a plain userspace program reaches with the
  * same system calls as the addon.
  *
- * TCP stream: one connection vm1 -> vm2 (C programs, 256 KiB writes),
- * goodput at the receiver. vtep's vm1 sits behind the TAP (no offloads: no
- * virtio-net header); the kernel's vm1 behind a veth in its bridge, once
- * with the veth's default offloads (TSO/GSO and checksum: what a container
- * gets) and once with them off (one segment per packet, like the TAP).
+ * TCP: one connection each way, vm1 -> vm2 and vm2 -> vm1 (C programs, 256
+ * KiB writes), goodput at the receiver. vtep's vm1 sits behind its TAP, with
+ * the offloads `vtep run` grants (TSO, checksum: the guest hands over 64 KB
+ * super-frames); the kernel's vm1 behind a veth in its bridge; every veth with
+ * the kernel's default offloads. Per direction: CPU-seconds per GB of the
+ * whole machine (busy and softirq: both TCP ends are in it, alike for both)
+ * and of the vtep process, and the vtep child's garbage collections during
+ * the streams (node --trace-gc). `--tcp`: the TCP rows only.
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
@@ -82,6 +85,11 @@ interface Sample {
   cpu?: number;
   /** Frames per second the source got into the TAP (written, or taken by the device). */
   offered?: number;
+  /** TCP: bytes received, the stream's wall seconds, machine softirq cores, GCs of the vtep child. */
+  bytes?: number;
+  seconds?: number;
+  softirq?: number;
+  gcs?: number;
 }
 
 interface World {
@@ -198,22 +206,43 @@ async function txDropped(ns: Netns, dev: string): Promise<number> {
 
 const SOURCE_SECONDS = (WARM_MS + WINDOW_MS + 600) / 1000;
 
-/** One TCP stream vm1 -> vm2 for TCP_SECONDS; goodput at the receiver in bit/s. */
-async function tcpStream(exe: string, h1: Netns, h2: Netns, cpuPid?: number): Promise<Sample> {
-  const sink = h2.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
+/** Softirq jiffies of the whole machine (all CPUs), from /proc/stat: where the kernel's packet path runs. */
+function systemSoftirq(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[6]!;
+}
+
+/** Garbage collections the `vtep run` child has logged (--trace-gc), counted by startVtep. */
+const gcLog = { count: 0 };
+
+/**
+ * One TCP stream from `from` to `to` (address toIp) for TCP_SECONDS; goodput
+ * at the receiver in bit/s. CPU while it runs: the dataplane process's share
+ * (cpuPid), the machine's busy and softirq cores, and GCs of the vtep child.
+ */
+async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuPid?: number): Promise<Sample> {
+  const sink = to.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
   const sinkDone = waitExit(sink, 30_000);
   try {
     if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink did not start: ${(await sinkDone).stderr}`);
     const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const s0 = systemBusy();
+    const q0 = systemSoftirq();
+    const g0 = gcLog.count;
     const t0 = Date.now();
-    const src = await run(h1, [exe, 'tcp-source', VM2.ip, '5001', String(TCP_SECONDS)], 30_000);
-    const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const src = await run(from, [exe, 'tcp-source', toIp, '5001', String(TCP_SECONDS)], 30_000);
     const seconds = (Date.now() - t0) / 1000;
+    const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const s1 = systemBusy();
+    const q1 = systemSoftirq();
     const r = await sinkDone;
     if (src.code !== 0 || r.code !== 0) throw new Error(`tcp stream: source exit ${src.code} ${src.stderr}; sink exit ${r.code} ${r.stderr}`);
     const got = programResult(r.stdout);
-    const s: Sample = { rate: (got.count * 8) / (got.wall / 1e9) };
-    if (cpuPid !== undefined) s.cpu = (c1 - c0) / CLK_TCK / seconds;
+    const s: Sample = { rate: (got.count * 8) / (got.wall / 1e9), bytes: got.count, busy: (s1 - s0) / CLK_TCK / seconds, softirq: (q1 - q0) / CLK_TCK / seconds, seconds };
+    if (cpuPid !== undefined) {
+      s.cpu = (c1 - c0) / CLK_TCK / seconds;
+      s.gcs = gcLog.count - g0;
+    }
     return s;
   } finally {
     if (sink.exitCode === null) sink.kill('SIGKILL');
@@ -270,10 +299,17 @@ function vtepConfig(w: World): VswitchConfigInput {
 async function startVtep(w: World, dir: string, log: (l: string) => void): Promise<ChildProcess> {
   const file = path.join(dir, 'vswitch.json');
   writeFileSync(file, JSON.stringify(vtepConfig(w)));
-  const child = spawn(process.execPath, [path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --trace-gc: one stdout line per collection, counted for the TCP rows (zero in steady state is the goal).
+  // VTEP_E2E_NODE_ARGS: more node flags for the child (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const extra = (process.env.VTEP_E2E_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout.resume();
+  child.stdout.on('data', (d: Buffer) => {
+    const t = d.toString();
+    for (let k = t.indexOf('Scavenge'); k >= 0; k = t.indexOf('Scavenge', k + 1)) gcLog.count++;
+    for (let k = t.indexOf('Mark-Compact'); k >= 0; k = t.indexOf('Mark-Compact', k + 1)) gcLog.count++;
+  });
   if (!(await until(() => err.includes('running with') || child.exitCode !== null, 15_000)) || child.exitCode !== null) {
     child.kill('SIGKILL');
     throw new Error(`vtep run did not start: ${err}`);
@@ -332,7 +368,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     };
     const names = ['kernel', 'vtep', 'cloop', 'cgso'] as const;
     const rows: BenchRow[] = [];
-    for (const size of SIZES) {
+    for (const size of ctx.args.includes('--tcp') ? [] : SIZES) {
       const got: Record<(typeof names)[number], Sample[]> = { kernel: [], vtep: [], cloop: [], cgso: [] };
       for (let r = 0; r < rounds; r++) {
         for (let k = 0; k < names.length; k++) {
@@ -350,31 +386,31 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push(row(`pps ${size.label}: vtep run TAP->VXLAN->UDP`, 'pps', got.vtep, cg));
     }
 
-    // TCP: the kernel's vm1 behind a veth with offloads on and off; vtep's behind its TAP.
-    const tcp = { kernel: [] as Sample[], kernelNoOffload: [] as Sample[], vtep: [] as Sample[] };
-    const offloads = (on: boolean): void => {
-      K.h1.exec(['ethtool', '-K', 'eth0', 'tx', on ? 'on' : 'off', 'tso', on ? 'on' : 'off', 'gso', on ? 'on' : 'off']);
-    };
-    for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? ['kernel', 'vtep'] : ['vtep', 'kernel'];
-      for (const n of order) {
-        if (n === 'vtep') tcp.vtep.push(await tcpStream(exe, V.h1, V.h2, vpid));
-        else {
-          offloads(true);
-          tcp.kernel.push(await tcpStream(exe, K.h1, K.h2));
-          offloads(false);
-          tcp.kernelNoOffload.push(await tcpStream(exe, K.h1, K.h2));
-        }
+    // TCP both ways, every veth and the TAP with default offloads: the kernel's vm1 behind a veth
+    // in its bridge, vtep's behind its TAP (TSO and checksum offload granted to the guest).
+    const dirs = [
+      { label: 'vm1->vm2', k: () => tcpStream(exe, K.h1, K.h2, VM2.ip), v: () => tcpStream(exe, V.h1, V.h2, VM2.ip, vpid) },
+      { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid) },
+    ];
+    for (const d of dirs) {
+      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[] };
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? (['kernel', 'vtep'] as const) : (['vtep', 'kernel'] as const);
+        for (const n of order) tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}`);
       }
-      ctx.log(`tcp round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, kernel no offloads ${fmt(tcp.kernelNoOffload.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s`);
+      const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
+      const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
+      rows.push(row(k.name, 'Gbit/s', k.xs));
+      const v = row(`tcp ${d.label}: vtep run TAP->VXLAN->UDP`, 'Gbit/s', toGbit(tcp.vtep), k);
+      rows.push(v);
+      // CPU per GB: the machine's busy and softirq CPU-seconds per GB moved (both TCP ends included,
+      // the same for both), and vtep's own process; GCs of vtep over all its streams.
+      const perGb = (xs: Sample[], f: (x: Sample) => number): number => median(xs.map((x) => (f(x) * x.seconds!) / (x.bytes! / 1e9)));
+      const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
+      rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
+      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${tcp.vtep.reduce((a, x) => a + (x.gcs ?? 0), 0)}`;
     }
-    const kOn = { name: 'tcp: kernel veth->bridge->VXLAN (offloads on)', xs: tcp.kernel };
-    const kOff = { name: 'tcp: kernel veth->bridge->VXLAN (offloads off)', xs: tcp.kernelNoOffload };
-    const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
-    rows.push(row(kOn.name, 'Gbit/s', toGbit(kOn.xs)));
-    rows.push(row(kOff.name, 'Gbit/s', toGbit(kOff.xs)));
-    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOn.name, xs: toGbit(kOn.xs) }));
-    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOff.name, xs: toGbit(kOff.xs) }));
     return rows;
   } finally {
     await stopVtep(vtep);
@@ -469,7 +505,7 @@ async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
 }
 
 export const suite: Suite = {
-  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and a TCP stream',
+  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and TCP both ways',
   needsRoot: true,
   run: (ctx) => (ctx.args.includes('--profile') ? profileRun(ctx) : runSuite(ctx)),
 };
