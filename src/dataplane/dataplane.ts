@@ -102,7 +102,11 @@ export interface UnderlayOptions {
 }
 
 export interface DataplaneStats {
-  ports: Record<string, { kind: string; role: string; linkUp: boolean; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io: PortStats }>;
+  ports: Record<string, {
+    kind: string; role: string; linkUp: boolean; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io: PortStats;
+    /** What TUNSETOFFLOAD granted (TAPs opened with offloads: a guest's super-frames and partial checksums). */
+    offloads?: Readonly<Record<string, boolean>>;
+  }>;
   tunnels: Record<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   drops: Record<string, number>;
   /** Per stage: packets, drops by reason, packets by next stage. */
@@ -481,6 +485,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
         kind: e.port.kind, role: ROLE_NAMES[e.role]!, linkUp: e.port.linkUp,
         rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops, io: e.port.stats,
       };
+      const off = (e.port as { offloads?: Readonly<Record<string, boolean>> }).offloads;
+      if (off !== undefined && Object.values(off).some((v) => v)) ports[e.name]!.offloads = off;
     }
     const tunnels: DataplaneStats['tunnels'] = {};
     const t = rt.tunCounters;

@@ -210,7 +210,10 @@ if (!skipWithoutNetns('e2e kernel-vxlan')) {
     }
     assert.ok(tcp > 2000, `${tcp} TCP segments checked`);
     // vm1's TCP crossed the TAP as super-frames and left as UDP GSO messages.
-    const g = world().dp!.stats().nodes['gso-segment']!;
+    const st = world().dp!.stats();
+    const off = st.ports.vm1tap!.offloads!;
+    assert.ok(off.csum === true && off.tso4 === true && off.tso6 === true, `granted offloads in stats(): ${JSON.stringify(off)}`);
+    const g = st.nodes['gso-segment']!;
     assert.ok(g.counters!.superFrames! > 0 && g.counters!.segments! > 2 * g.counters!.superFrames!, JSON.stringify(g));
     assert.ok(cut.superPackets > 0, 'UDP GSO on the underlay');
     console.log(`  e2e kernel-vxlan: tshark checked ${rows.length} datagrams (${tcp} TCP), cut from ${cut.superPackets} UDP GSO messages; ${g.counters!.superFrames} guest super-frames -> ${g.counters!.segments} segments`);
