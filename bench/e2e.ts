@@ -29,7 +29,9 @@
  * the kernel's default offloads. Per direction: CPU-seconds per GB of the
  * whole machine (busy and softirq: both TCP ends are in it, alike for both)
  * and of the vtep process, and the vtep child's garbage collections during
- * the streams (node --trace-gc). `--tcp`: the TCP rows only.
+ * the streams (node --trace-gc). `--tcp`: the TCP rows only. `--tunnel-gso` adds
+ * bench/c/tunnel_gso.c, a C prototype that writes the underlay as frames
+ * through a TAP with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld).
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
@@ -116,6 +118,40 @@ function world(prefix: string): World {
     throw err;
   }
 }
+
+/**
+ * `--tunnel-gso`: the world of bench/c/tunnel_gso.c, a C prototype of the path that writes the
+ * underlay as frames: in nsA the underlay veth and a TAP (utap) are bridged, with no address;
+ * the peer has a static neighbour entry for LOCAL; vm1 sits behind the TAP vm1t, whose
+ * gso_max_size keeps a super-frame and its 50 bytes of outer headers in one IPv4 packet.
+ */
+function tunnelGsoWorld(prefix: string): World & { peerMac: string } {
+  const made: Netns[] = [];
+  try {
+    for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
+    const [nsA, nsP, h1, h2] = made as [Netns, Netns, Netns, Netns];
+    for (const ns of made) noIpv6(ns);
+    veth(nsA, 'u0', undefined, nsP, 'u0', `${PEER}/24`);
+    kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
+    hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
+    nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
+    nsA.ip('tuntap', 'add', 'dev', 'utap', 'mode', 'tap', 'vnet_hdr');
+    nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
+    for (const d of ['utap', 'u0']) nsA.ip('link', 'set', d, 'master', 'ub0');
+    nsA.ip('link', 'set', 'utap', 'up');
+    nsA.ip('link', 'set', 'ub0', 'up');
+    h1.ip('tuntap', 'add', 'dev', 'vm1t', 'mode', 'tap', 'vnet_hdr');
+    h1.ip('link', 'set', 'vm1t', 'gso_max_size', '65000');
+    configureHost(h1, 'vm1t', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    return { nsA, nsP, h1, h2, peerMac: nsP.exec(['cat', '/sys/class/net/u0/address']).trim() };
+  } catch (err) {
+    for (const ns of made) ns.delete();
+    throw err;
+  }
+}
+
+/** The prototype's underlay MAC (the peer's static neighbour entry for LOCAL). */
+const PROTO_MAC = '02:fc:18:00:00:01';
 
 function deleteWorld(w: World | undefined): void {
   if (w === undefined) return;
@@ -335,6 +371,8 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
   let kw: World | undefined;
   let vw: World | undefined;
   let vtep: ChildProcess | undefined;
+  let tw: World | undefined;
+  let protoChild: ChildProcess | undefined;
   try {
     kw = world('bk');
     kernelSide(kw);
@@ -347,6 +385,15 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     const vpid = vtep.pid!;
     const K = kw;
     const V = vw;
+    let proto: { w: World; pid: number; child: ChildProcess } | undefined;
+    if (ctx.args.includes('--tunnel-gso')) {
+      const w = tunnelGsoWorld('bt');
+      tw = w;
+      const child = w.nsA.spawn([compileC('tunnel_gso.c'), w.h1.path, 'vm1t', 'utap', LOCAL, PEER, PROTO_MAC, w.peerMac, String(VNI), '3600']);
+      protoChild = child;
+      if (!(await waitLine(child, /start/, 10_000))) throw new Error('tunnel_gso did not start');
+      proto = { w, pid: child.pid!, child };
+    }
 
     /** The C reference dataplane on its own TAP (vm1c), with or without GSO. */
     const cLoop = async (len: number, gso: boolean): Promise<Sample> => {
@@ -393,11 +440,17 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid) },
     ];
     for (const d of dirs) {
-      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[] };
+      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[] };
+      const P = proto;
+      const pStream = P === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, P.w.h1, P.w.h2, VM2.ip, P.pid) : () => tcpStream(exe, P.w.h2, P.w.h1, VM1.ip, P.pid);
       for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? (['kernel', 'vtep'] as const) : (['vtep', 'kernel'] as const);
-        for (const n of order) tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
-        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}`);
+        const order = r % 2 === 0 ? (['kernel', 'vtep', 'proto'] as const) : (['proto', 'vtep', 'kernel'] as const);
+        for (const n of order) {
+          if (n === 'proto') {
+            if (pStream !== undefined) tcp.proto.push(await pStream());
+          } else tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
+        }
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${pStream !== undefined ? `; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
       }
       const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
       const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
@@ -410,12 +463,19 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
       rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
       v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${tcp.vtep.reduce((a, x) => a + (x.gcs ?? 0), 0)}`;
+      if (tcp.proto.length > 0) {
+        const pr = row(`tcp ${d.label}: C prototype, underlay TAP with UDP-tunnel GSO`, 'Gbit/s', toGbit(tcp.proto), k);
+        pr.note += `, ${cpuNote(tcp.proto)}, prototype process ${perGb(tcp.proto, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
+        rows.push(pr);
+      }
     }
     return rows;
   } finally {
     await stopVtep(vtep);
+    protoChild?.kill('SIGKILL');
     deleteWorld(kw);
     deleteWorld(vw);
+    deleteWorld(tw);
     tmp.done();
   }
 }

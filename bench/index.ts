@@ -15,10 +15,10 @@ marked (root) in --list build network namespaces and are skipped without
 root; Ctrl-C stops a run and removes the namespaces it made.
   --list   the suites and what each measures
   --json   one JSON object with every row instead of tables
-  --quick  shorter runs (less precise); e2e: --rounds=N, --profile, --tcp (TCP rows only)
+  --quick  shorter runs (less precise); e2e: --rounds=N, --profile, --tcp (TCP rows only), --tunnel-gso (a C prototype too)
 Exit status: 0 done, 2 an unknown suite or option.`;
 
-const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp'];
+const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp', '--tunnel-gso'];
 
 export async function runBench(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
