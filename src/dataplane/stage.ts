@@ -79,7 +79,7 @@ export abstract class Stage {
     const m = rt.vn[t]!;
     const v = rt.vecs[t]!;
     // A loop, not set(subarray()): a view per call would be garbage per vector.
-    for (let k = 0; k < n; k++) v[m + k] = vec[k]!;
+    for (let j = 0; j < n; j++) v[m + j] = vec[j]!;
     rt.vn[t] = m + n;
   }
 
