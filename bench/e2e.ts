@@ -22,11 +22,16 @@
  * without UDP_SEGMENT) show what a plain userspace program reaches with the
  * same system calls as the addon.
  *
- * TCP stream: one connection vm1 -> vm2 (C programs, 256 KiB writes),
- * goodput at the receiver. vtep's vm1 sits behind the TAP (no offloads: no
- * virtio-net header); the kernel's vm1 behind a veth in its bridge, once
- * with the veth's default offloads (TSO/GSO and checksum: what a container
- * gets) and once with them off (one segment per packet, like the TAP).
+ * TCP: one connection each way, vm1 -> vm2 and vm2 -> vm1 (C programs, 256
+ * KiB writes), goodput at the receiver. vtep's vm1 sits behind its TAP, with
+ * the offloads `vtep run` grants (TSO, checksum: the guest hands over 64 KB
+ * super-frames); the kernel's vm1 behind a veth in its bridge; every veth with
+ * the kernel's default offloads. Per direction: CPU-seconds per GB of the
+ * whole machine (busy and softirq: both TCP ends are in it, alike for both)
+ * and of the vtep process, and the vtep child's garbage collections during
+ * the streams (node --trace-gc). `--tcp`: the TCP rows only. `--tunnel-gso` adds
+ * bench/c/tunnel_gso.c, a C prototype that writes the underlay as frames
+ * through a TAP with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld).
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
@@ -82,6 +87,11 @@ interface Sample {
   cpu?: number;
   /** Frames per second the source got into the TAP (written, or taken by the device). */
   offered?: number;
+  /** TCP: bytes received, the stream's wall seconds, machine softirq cores, GCs of the vtep child. */
+  bytes?: number;
+  seconds?: number;
+  softirq?: number;
+  gcs?: number;
 }
 
 interface World {
@@ -108,6 +118,40 @@ function world(prefix: string): World {
     throw err;
   }
 }
+
+/**
+ * `--tunnel-gso`: the world of bench/c/tunnel_gso.c, a C prototype of the path that writes the
+ * underlay as frames: in nsA the underlay veth and a TAP (utap) are bridged, with no address;
+ * the peer has a static neighbour entry for LOCAL; vm1 sits behind the TAP vm1t, whose
+ * gso_max_size keeps a super-frame and its 50 bytes of outer headers in one IPv4 packet.
+ */
+function tunnelGsoWorld(prefix: string): World & { peerMac: string } {
+  const made: Netns[] = [];
+  try {
+    for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
+    const [nsA, nsP, h1, h2] = made as [Netns, Netns, Netns, Netns];
+    for (const ns of made) noIpv6(ns);
+    veth(nsA, 'u0', undefined, nsP, 'u0', `${PEER}/24`);
+    kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
+    hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
+    nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
+    nsA.ip('tuntap', 'add', 'dev', 'utap', 'mode', 'tap', 'vnet_hdr');
+    nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
+    for (const d of ['utap', 'u0']) nsA.ip('link', 'set', d, 'master', 'ub0');
+    nsA.ip('link', 'set', 'utap', 'up');
+    nsA.ip('link', 'set', 'ub0', 'up');
+    h1.ip('tuntap', 'add', 'dev', 'vm1t', 'mode', 'tap', 'vnet_hdr');
+    h1.ip('link', 'set', 'vm1t', 'gso_max_size', '65000');
+    configureHost(h1, 'vm1t', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    return { nsA, nsP, h1, h2, peerMac: nsP.exec(['cat', '/sys/class/net/u0/address']).trim() };
+  } catch (err) {
+    for (const ns of made) ns.delete();
+    throw err;
+  }
+}
+
+/** The prototype's underlay MAC (the peer's static neighbour entry for LOCAL). */
+const PROTO_MAC = '02:fc:18:00:00:01';
 
 function deleteWorld(w: World | undefined): void {
   if (w === undefined) return;
@@ -198,22 +242,43 @@ async function txDropped(ns: Netns, dev: string): Promise<number> {
 
 const SOURCE_SECONDS = (WARM_MS + WINDOW_MS + 600) / 1000;
 
-/** One TCP stream vm1 -> vm2 for TCP_SECONDS; goodput at the receiver in bit/s. */
-async function tcpStream(exe: string, h1: Netns, h2: Netns, cpuPid?: number): Promise<Sample> {
-  const sink = h2.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
+/** Softirq jiffies of the whole machine (all CPUs), from /proc/stat: where the kernel's packet path runs. */
+function systemSoftirq(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[6]!;
+}
+
+/** Garbage collections the `vtep run` child has logged (--trace-gc), counted by startVtep. */
+const gcLog = { count: 0 };
+
+/**
+ * One TCP stream from `from` to `to` (address toIp) for TCP_SECONDS; goodput
+ * at the receiver in bit/s. CPU while it runs: the dataplane process's share
+ * (cpuPid), the machine's busy and softirq cores, and GCs of the vtep child.
+ */
+async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuPid?: number): Promise<Sample> {
+  const sink = to.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
   const sinkDone = waitExit(sink, 30_000);
   try {
     if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink did not start: ${(await sinkDone).stderr}`);
     const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const s0 = systemBusy();
+    const q0 = systemSoftirq();
+    const g0 = gcLog.count;
     const t0 = Date.now();
-    const src = await run(h1, [exe, 'tcp-source', VM2.ip, '5001', String(TCP_SECONDS)], 30_000);
-    const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const src = await run(from, [exe, 'tcp-source', toIp, '5001', String(TCP_SECONDS)], 30_000);
     const seconds = (Date.now() - t0) / 1000;
+    const c1 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
+    const s1 = systemBusy();
+    const q1 = systemSoftirq();
     const r = await sinkDone;
     if (src.code !== 0 || r.code !== 0) throw new Error(`tcp stream: source exit ${src.code} ${src.stderr}; sink exit ${r.code} ${r.stderr}`);
     const got = programResult(r.stdout);
-    const s: Sample = { rate: (got.count * 8) / (got.wall / 1e9) };
-    if (cpuPid !== undefined) s.cpu = (c1 - c0) / CLK_TCK / seconds;
+    const s: Sample = { rate: (got.count * 8) / (got.wall / 1e9), bytes: got.count, busy: (s1 - s0) / CLK_TCK / seconds, softirq: (q1 - q0) / CLK_TCK / seconds, seconds };
+    if (cpuPid !== undefined) {
+      s.cpu = (c1 - c0) / CLK_TCK / seconds;
+      s.gcs = gcLog.count - g0;
+    }
     return s;
   } finally {
     if (sink.exitCode === null) sink.kill('SIGKILL');
@@ -270,10 +335,17 @@ function vtepConfig(w: World): VswitchConfigInput {
 async function startVtep(w: World, dir: string, log: (l: string) => void): Promise<ChildProcess> {
   const file = path.join(dir, 'vswitch.json');
   writeFileSync(file, JSON.stringify(vtepConfig(w)));
-  const child = spawn(process.execPath, [path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --trace-gc: one stdout line per collection, counted for the TCP rows (zero in steady state is the goal).
+  // VTEP_E2E_NODE_ARGS: more node flags for the child (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const extra = (process.env.VTEP_E2E_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout.resume();
+  child.stdout.on('data', (d: Buffer) => {
+    const t = d.toString();
+    for (let k = t.indexOf('Scavenge'); k >= 0; k = t.indexOf('Scavenge', k + 1)) gcLog.count++;
+    for (let k = t.indexOf('Mark-Compact'); k >= 0; k = t.indexOf('Mark-Compact', k + 1)) gcLog.count++;
+  });
   if (!(await until(() => err.includes('running with') || child.exitCode !== null, 15_000)) || child.exitCode !== null) {
     child.kill('SIGKILL');
     throw new Error(`vtep run did not start: ${err}`);
@@ -299,6 +371,8 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
   let kw: World | undefined;
   let vw: World | undefined;
   let vtep: ChildProcess | undefined;
+  let tw: World | undefined;
+  let protoChild: ChildProcess | undefined;
   try {
     kw = world('bk');
     kernelSide(kw);
@@ -311,6 +385,15 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     const vpid = vtep.pid!;
     const K = kw;
     const V = vw;
+    let proto: { w: World; pid: number; child: ChildProcess } | undefined;
+    if (ctx.args.includes('--tunnel-gso')) {
+      const w = tunnelGsoWorld('bt');
+      tw = w;
+      const child = w.nsA.spawn([compileC('tunnel_gso.c'), w.h1.path, 'vm1t', 'utap', LOCAL, PEER, PROTO_MAC, w.peerMac, String(VNI), '3600']);
+      protoChild = child;
+      if (!(await waitLine(child, /start/, 10_000))) throw new Error('tunnel_gso did not start');
+      proto = { w, pid: child.pid!, child };
+    }
 
     /** The C reference dataplane on its own TAP (vm1c), with or without GSO. */
     const cLoop = async (len: number, gso: boolean): Promise<Sample> => {
@@ -332,7 +415,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     };
     const names = ['kernel', 'vtep', 'cloop', 'cgso'] as const;
     const rows: BenchRow[] = [];
-    for (const size of SIZES) {
+    for (const size of ctx.args.includes('--tcp') ? [] : SIZES) {
       const got: Record<(typeof names)[number], Sample[]> = { kernel: [], vtep: [], cloop: [], cgso: [] };
       for (let r = 0; r < rounds; r++) {
         for (let k = 0; k < names.length; k++) {
@@ -350,36 +433,49 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       rows.push(row(`pps ${size.label}: vtep run TAP->VXLAN->UDP`, 'pps', got.vtep, cg));
     }
 
-    // TCP: the kernel's vm1 behind a veth with offloads on and off; vtep's behind its TAP.
-    const tcp = { kernel: [] as Sample[], kernelNoOffload: [] as Sample[], vtep: [] as Sample[] };
-    const offloads = (on: boolean): void => {
-      K.h1.exec(['ethtool', '-K', 'eth0', 'tx', on ? 'on' : 'off', 'tso', on ? 'on' : 'off', 'gso', on ? 'on' : 'off']);
-    };
-    for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? ['kernel', 'vtep'] : ['vtep', 'kernel'];
-      for (const n of order) {
-        if (n === 'vtep') tcp.vtep.push(await tcpStream(exe, V.h1, V.h2, vpid));
-        else {
-          offloads(true);
-          tcp.kernel.push(await tcpStream(exe, K.h1, K.h2));
-          offloads(false);
-          tcp.kernelNoOffload.push(await tcpStream(exe, K.h1, K.h2));
+    // TCP both ways, every veth and the TAP with default offloads: the kernel's vm1 behind a veth
+    // in its bridge, vtep's behind its TAP (TSO and checksum offload granted to the guest).
+    const dirs = [
+      { label: 'vm1->vm2', k: () => tcpStream(exe, K.h1, K.h2, VM2.ip), v: () => tcpStream(exe, V.h1, V.h2, VM2.ip, vpid) },
+      { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid) },
+    ];
+    for (const d of dirs) {
+      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[] };
+      const P = proto;
+      const pStream = P === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, P.w.h1, P.w.h2, VM2.ip, P.pid) : () => tcpStream(exe, P.w.h2, P.w.h1, VM1.ip, P.pid);
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? (['kernel', 'vtep', 'proto'] as const) : (['proto', 'vtep', 'kernel'] as const);
+        for (const n of order) {
+          if (n === 'proto') {
+            if (pStream !== undefined) tcp.proto.push(await pStream());
+          } else tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
         }
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${pStream !== undefined ? `; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
       }
-      ctx.log(`tcp round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, kernel no offloads ${fmt(tcp.kernelNoOffload.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s`);
+      const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
+      const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
+      rows.push(row(k.name, 'Gbit/s', k.xs));
+      const v = row(`tcp ${d.label}: vtep run TAP->VXLAN->UDP`, 'Gbit/s', toGbit(tcp.vtep), k);
+      rows.push(v);
+      // CPU per GB: the machine's busy and softirq CPU-seconds per GB moved (both TCP ends included,
+      // the same for both), and vtep's own process; GCs of vtep over all its streams.
+      const perGb = (xs: Sample[], f: (x: Sample) => number): number => median(xs.map((x) => (f(x) * x.seconds!) / (x.bytes! / 1e9)));
+      const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
+      rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
+      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${tcp.vtep.reduce((a, x) => a + (x.gcs ?? 0), 0)}`;
+      if (tcp.proto.length > 0) {
+        const pr = row(`tcp ${d.label}: C prototype, underlay TAP with UDP-tunnel GSO`, 'Gbit/s', toGbit(tcp.proto), k);
+        pr.note += `, ${cpuNote(tcp.proto)}, prototype process ${perGb(tcp.proto, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
+        rows.push(pr);
+      }
     }
-    const kOn = { name: 'tcp: kernel veth->bridge->VXLAN (offloads on)', xs: tcp.kernel };
-    const kOff = { name: 'tcp: kernel veth->bridge->VXLAN (offloads off)', xs: tcp.kernelNoOffload };
-    const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
-    rows.push(row(kOn.name, 'Gbit/s', toGbit(kOn.xs)));
-    rows.push(row(kOff.name, 'Gbit/s', toGbit(kOff.xs)));
-    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOn.name, xs: toGbit(kOn.xs) }));
-    rows.push(row('tcp: vtep run TAP->VXLAN->UDP', 'Gbit/s', toGbit(tcp.vtep), { name: kOff.name, xs: toGbit(kOff.xs) }));
     return rows;
   } finally {
     await stopVtep(vtep);
+    protoChild?.kill('SIGKILL');
     deleteWorld(kw);
     deleteWorld(vw);
+    deleteWorld(tw);
     tmp.done();
   }
 }
@@ -469,7 +565,7 @@ async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
 }
 
 export const suite: Suite = {
-  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and a TCP stream',
+  description: 'VM -> TAP -> VXLAN -> kernel VXLAN peer in namespaces: vtep run vs the Linux bridge + VXLAN vs C loops (plain, GSO), pps (64B, 1400B) and TCP both ways',
   needsRoot: true,
   run: (ctx) => (ctx.args.includes('--profile') ? profileRun(ctx) : runSuite(ctx)),
 };

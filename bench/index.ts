@@ -15,11 +15,11 @@ marked (root) in --list build network namespaces and are skipped without
 root; Ctrl-C stops a run and removes the namespaces it made.
   --list   the suites and what each measures
   --json   one JSON object with every row instead of tables
-  --quick  shorter runs (less precise); e2e, latency: --rounds=N; e2e: --profile;
-           latency: --busy-poll=US (the busy-poll variant's budget)
+  --quick  shorter runs (less precise); e2e, latency: --rounds=N; e2e: --profile, --tcp (TCP rows
+           only), --tunnel-gso (a C prototype too); latency: --busy-poll=US (the busy-poll budget)
 Exit status: 0 done, 2 an unknown suite or option.`;
 
-const FLAGS = ['--json', '--list', '--quick', '--profile'];
+const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp', '--tunnel-gso'];
 
 export async function runBench(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -15,6 +15,12 @@ export interface TapPortInput {
   mtu?: number;
   /** A network namespace (under /var/run/netns) to create the TAP in. */
   netns?: string;
+  /**
+   * Offloads on the TAP (TUNSETOFFLOAD: checksum, TSO4/6, TSO_ECN, USO4/6
+   * where the kernel grants them), so the guest hands over 64 KB super-frames
+   * with partial checksums and vtep segments them. Default true.
+   */
+  offloads?: boolean;
 }
 
 export interface GatewayPortInput extends TapPortInput {

@@ -26,6 +26,8 @@ export interface TapConfig {
   mtu?: number;
   /** Network namespace (a name under /var/run/netns) to create the TAP in. */
   netns?: string;
+  /** TUNSETOFFLOAD (checksum, TSO, USO where granted): the guest may send super-frames. Default true. */
+  offloads?: boolean;
 }
 
 export interface GatewayPortConfig extends TapConfig {
@@ -187,12 +189,13 @@ const IFNAME = /^[^\s/:]{1,15}$/;
 
 function tapPort(path: string, v: unknown, extra: readonly string[] = []): TapConfig & Obj {
   const o = obj(path, v);
-  onlyKeys(path, o, ['tap', 'mac', 'mtu', 'netns', ...extra]);
+  onlyKeys(path, o, ['tap', 'mac', 'mtu', 'netns', 'offloads', ...extra]);
   if (typeof o.tap !== 'string' || !IFNAME.test(o.tap)) throw invalidConfig(`${path}.tap`, o.tap, 'a device name of 1-15 characters without "/", ":" or spaces');
   const p: TapConfig & Obj = { tap: o.tap };
   if (o.mac !== undefined) p.mac = mac(`${path}.mac`, o.mac);
   if (o.mtu !== undefined) p.mtu = int(`${path}.mtu`, o.mtu, 68, 65535);
   if (o.netns !== undefined) p.netns = str(`${path}.netns`, o.netns);
+  if (o.offloads !== undefined) p.offloads = bool(`${path}.offloads`, o.offloads, true);
   return p;
 }
 
@@ -355,6 +358,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
       if (t.mac !== undefined) g.mac = t.mac;
       if (t.mtu !== undefined) g.mtu = t.mtu;
       if (t.netns !== undefined) g.netns = t.netns;
+      if (t.offloads !== undefined) g.offloads = t.offloads;
       if (x.gateway !== undefined) {
         g.gateway = cidr(`${pp}.gateway`, x.gateway, true);
         if (g.gateway.family !== 4) throw invalidConfig(`${pp}.gateway`, x.gateway, 'an IPv4 address with a prefix length (IPv6 goes in gateway6)');

@@ -45,6 +45,7 @@ import { IpRewriteStage } from './stages/ip-rewrite.js';
 import { NeighHoldStage } from './stages/neigh-hold.js';
 import { IcmpErrorStage, IcmpWhy, type IcmpLimits } from './stages/icmp-error.js';
 import { TunnelEncapStage } from './stages/tunnel-encap.js';
+import { GsoSegmentStage } from './stages/gso-segment.js';
 import { TxStage } from './stages/tx.js';
 
 export { PortRole } from './runtime.js';
@@ -127,7 +128,11 @@ export interface UnderlayOptions {
 }
 
 export interface DataplaneStats {
-  ports: Record<string, { kind: string; role: string; linkUp: boolean; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io: PortStats }>;
+  ports: Record<string, {
+    kind: string; role: string; linkUp: boolean; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io: PortStats;
+    /** What TUNSETOFFLOAD granted (TAPs opened with offloads: a guest's super-frames and partial checksums). */
+    offloads?: Readonly<Record<string, boolean>>;
+  }>;
   tunnels: Record<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   drops: Record<string, number>;
   /** Per stage: packets, drops by reason, packets by next stage. */
@@ -206,7 +211,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     // Stages in the order the graph runs them (a packet sent back, as icmp-error -> ip-route, waits for the next pass).
     this.graph = new Graph(rt, [
       this.portInput, this.underlayInput, new L2LearnStage(rt), this.arpTerm, new L2FwdStage(rt), new L2FloodStage(rt),
-      this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), this.tx,
+      this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), new GsoSegmentStage(rt), this.tx,
     ]);
     rt.graph = this.graph;
     rt.portOf = (proto) => this.underlayPortOf(proto);
@@ -571,6 +576,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
         kind: e.port.kind, role: ROLE_NAMES[e.role]!, linkUp: e.port.linkUp,
         rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops, io: e.port.stats,
       };
+      const off = (e.port as { offloads?: Readonly<Record<string, boolean>> }).offloads;
+      if (off !== undefined && Object.values(off).some((v) => v)) ports[e.name]!.offloads = off;
     }
     const tunnels: DataplaneStats['tunnels'] = {};
     const t = rt.tunCounters;

@@ -119,9 +119,10 @@ function at<T>(path: string, fn: () => T): T {
 
 /** Opens a TAP device of a config, up, non-persistent. */
 function openTap(p: TapConfig): TapDevice {
-  // A virtio-net header, so that super-frames from the underlay go to the guest whole (GSO); no
-  // TUNSETOFFLOAD, so that what the guest sends is segmented and checksummed by its own kernel.
-  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false, vnetHdr: true };
+  // A virtio-net header, so that super-frames from the underlay go to the guest whole (GSO), and
+  // offloads (TUNSETOFFLOAD), so that the guest sends super-frames with partial checksums: one
+  // frame per 64 KB instead of 45, cut by the gso-segment stage.
+  const o: Parameters<typeof TapDevice.open>[0] = { name: p.tap, up: true, persist: false, vnetHdr: true, offloads: p.offloads ?? true };
   if (p.netns !== undefined) o.netns = p.netns;
   if (p.mtu !== undefined) o.mtu = p.mtu;
   if (p.mac !== undefined) o.mac = p.mac;

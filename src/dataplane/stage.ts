@@ -77,7 +77,9 @@ export abstract class Stage {
     const rt = this.rt;
     const t = this.nextIdx[k]!;
     const m = rt.vn[t]!;
-    rt.vecs[t]!.set(n === vec.length ? vec : vec.subarray(0, n), m);
+    const v = rt.vecs[t]!;
+    // A loop, not set(subarray()): a view per call would be garbage per vector.
+    for (let j = 0; j < n; j++) v[m + j] = vec[j]!;
     rt.vn[t] = m + n;
   }
 

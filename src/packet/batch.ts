@@ -237,7 +237,7 @@ export class Batch {
       t[4 * j + 2] = a[f + 2]!;
       t[4 * j + 3] = a[f + 3]!;
     }
-    a.set(t.subarray(0, 4 * n), from * 4);
+    for (let k = 0; k < 4 * n; k++) a[from * 4 + k] = t[k]!; // no subarray view: no garbage per call
   }
 
   #scratch: Uint32Array | undefined;

@@ -42,6 +42,8 @@ export const SegFlag = {
   COPY_PAYLOAD: 1,
   /** Leave L4 checksums as the pseudo-header sum (for NEEDS_CSUM output, e.g. a TAP). */
   PARTIAL_CSUM: 2,
+  /** The super-frame starts at its IP header (a routed packet bound for an IP-payload tunnel). */
+  IP_START: 4,
 } as const;
 
 /** The result of one segment() call (reused; sized for `capacity` segments). */
@@ -111,6 +113,35 @@ export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8A
 }
 
 /**
+ * The header bytes in front of every segment of the super-frame
+ * src[off .. off + len) (Ethernet [+ VLAN] unless IP_START in `flags`, IP,
+ * TCP or UDP), read without validating: for a size check before segment(),
+ * which validates. 0 when the headers cannot be walked.
+ */
+export function superHeaderLen(src: Uint8Array, off: number, len: number, flags: number = 0): number {
+  const end = off + len;
+  let ip = off;
+  if ((flags & SegFlag.IP_START) === 0) {
+    if (!walkL2(src, off, end, l2)) return 0;
+    ip = l2.l3;
+  }
+  if (end - ip < Ipv4.HEADER_LEN) return 0;
+  const ver = src[ip]! >>> 4;
+  let l4: number;
+  let proto: number;
+  if (ver === 4) {
+    l4 = ip + ((src[ip]! & 0x0f) << 2);
+    proto = src[ip + Ipv4.PROTO]!;
+  } else if (ver === 6 && end - ip >= Ipv6.HEADER_LEN) {
+    l4 = ip + Ipv6.HEADER_LEN;
+    proto = src[ip + Ipv6.NEXT_HEADER]!;
+  } else return 0;
+  if (proto === IpProto.UDP) return l4 + Udp.HEADER_LEN - off;
+  if (proto !== IpProto.TCP || end - l4 < Tcp.HEADER_LEN) return 0;
+  return l4 + tcpHeaderLen(src, l4) - off;
+}
+
+/**
  * Cuts the super-frame src[off .. off + len) into segments of `gsoSize`
  * payload bytes (the virtio gso_size). Headers go to dst[dstStart[k]] (see the
  * file comment for the two modes and `flags`). `srcWords` is an optional
@@ -134,13 +165,22 @@ export function segment(
   out.count = 0;
   out.reason = 0;
   const end = off + len;
-  if (!walkL2(src, off, end, l2)) return refuse(out, Reason.truncated);
-  const ip = l2.l3;
+  let ip = off;
+  let type: number;
+  if ((flags & SegFlag.IP_START) !== 0) {
+    if (len < 1) return refuse(out, Reason.truncated);
+    const ver = src[off]! >>> 4;
+    type = ver === 4 ? EtherType.IPV4 : ver === 6 ? EtherType.IPV6 : 0;
+  } else {
+    if (!walkL2(src, off, end, l2)) return refuse(out, Reason.truncated);
+    ip = l2.l3;
+    type = l2.type;
+  }
   let v6: boolean;
   let proto: number;
   let l4: number;
   let ipEnd: number;
-  if (l2.type === EtherType.IPV4) {
+  if (type === EtherType.IPV4) {
     const r = checkIpv4(src, ip, end, false);
     if (r !== 0) return refuse(out, r);
     if (ipv4IsFragment(src, ip)) return refuse(out, Reason.unsupported);
@@ -148,7 +188,7 @@ export function segment(
     proto = src[ip + Ipv4.PROTO]!;
     l4 = ip + ipv4HeaderLen(src, ip);
     ipEnd = ip + u16(src, ip + Ipv4.TOTAL_LEN);
-  } else if (l2.type === EtherType.IPV6) {
+  } else if (type === EtherType.IPV6) {
     const r = checkIpv6(src, ip, end, v6info);
     if (r !== 0) return refuse(out, r);
     v6 = true;

@@ -56,8 +56,12 @@ export async function until(cond: () => boolean, timeoutMs = 5000): Promise<bool
 }
 
 export interface KernelVtepOptions {
-  /** Underlay device in nsK (already addressed and up). */
-  dev: string;
+  /**
+   * Underlay device in nsK (already addressed and up); undefined: the VXLAN
+   * device is bound to none (routed by its local address), so its MTU may be
+   * raised above the underlay's less the overhead (for the bridged PMTU check).
+   */
+  dev: string | undefined;
   local: string;
   /** Remote VTEPs: flood entries (00:00:00:00:00:00) of the VXLAN device. */
   flood: string[];
@@ -77,7 +81,7 @@ export interface KernelVtepOptions {
 export function kernelVtep(nsK: Netns, o: KernelVtepOptions): void {
   const vx = o.vxlan ?? 'vx0';
   const br = o.bridge ?? 'br0';
-  nsK.ip('link', 'add', vx, 'type', 'vxlan', 'id', String(o.vni), 'local', o.local, 'dstport', String(o.port ?? 4789), 'dev', o.dev);
+  nsK.ip('link', 'add', vx, 'type', 'vxlan', 'id', String(o.vni), 'local', o.local, 'dstport', String(o.port ?? 4789), ...(o.dev === undefined ? [] : ['dev', o.dev]));
   nsK.ip('link', 'add', br, 'type', 'bridge');
   nsK.ip('link', 'set', vx, 'master', br);
   nsK.ip('link', 'set', vx, 'up');
@@ -312,11 +316,12 @@ export async function capture(ns: Netns, iface: string, file: string, o: { secon
 /**
  * Reads a capture with tshark: one array of field values per packet that
  * passes the display filter. `decodeAs` entries go to `-d` (e.g.
- * "udp.port==6635,mpls").
+ * "udp.port==6635,mpls"), `prefs` to `-o` (e.g. "tcp.check_checksum:TRUE").
  */
-export function tsharkFields(file: string, filter: string, fields: string[], decodeAs: string[] = []): string[][] {
+export function tsharkFields(file: string, filter: string, fields: string[], decodeAs: string[] = [], prefs: string[] = []): string[][] {
   const args = ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const d of decodeAs) args.push('-d', d);
+  for (const o of prefs) args.push('-o', o);
   for (const f of fields) args.push('-e', f);
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tshark ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);

@@ -60,6 +60,18 @@ test('every mistake names the field and the value', () => {
   bad((c) => (c.vrfs[0].routes[0].vni = 5), /^vrfs\[0\]\.routes\[0\]\.vni: 5 is not used with encap mplsoudp/);
   bad((c) => (c.vrfs[0].label = 42, c.bridges[0] = { encap: 'mplsoudp', label: 42 }), /^vrfs\[0\]\.label: 42 is already used by bridges\[0\]\.label$/);
   bad((c) => (c.vrfs.push({ name: 'red' })), /^vrfs\[1\]\.name: "red" is already used by vrfs\[0\]\.name$/);
+  bad((c) => (c.bridges[0].ports[0].offloads = 'yes'), /^bridges\[0\]\.ports\[0\]\.offloads: "yes"/);
+  bad((c) => (c.vrfs[0].ports[0].offloads = 1), /^vrfs\[0\]\.ports\[0\]\.offloads: 1/);
+});
+
+test('a TAP port may turn its offloads off (default: on, left unset)', () => {
+  const c = structuredClone(EXAMPLE) as any;
+  c.bridges[0].ports[0].offloads = false;
+  c.vrfs[0].ports[0].offloads = false;
+  const p = parseVswitchConfig(c);
+  assert.is(p.bridges[0]!.ports[0]!.offloads, false);
+  assert.is(p.vrfs[0]!.ports[0]!.offloads, false);
+  assert.is(parseVswitchConfig(structuredClone(EXAMPLE)).bridges[0]!.ports[0]!.offloads, undefined);
 });
 
 test.run();

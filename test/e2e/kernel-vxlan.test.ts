@@ -22,6 +22,7 @@ import { FDB_REMOTE } from '../../src/table/fdb.js';
 import { formatMac } from '../../src/util/addr.js';
 import { Netns, veth, canUseNetns, skipWithoutNetns, waitExit, PACKAGE_DIR } from '../helpers/netns.js';
 import { tempDir, needTool } from '../helpers/tools.js';
+import { splitUdpGso } from './gso-split.js';
 import { attachTap, capture, hostOnBridge, kernelVtep, kernelVxlanFdb, noIpv6, ping, sleep, tcpTransfer, tsharkFields, until, waitLine } from './topo.js';
 
 const VNI = 42;
@@ -177,6 +178,45 @@ if (!skipWithoutNetns('e2e kernel-vxlan')) {
     console.log(`  e2e kernel-vxlan: ${BYTES >> 20} MB vm2 -> vm1 in ${t.seconds.toFixed(2)} s (${t.gbps.toFixed(2)} Gbit/s)`);
     const s = world().dp!.stats();
     assert.is(s.pool.free, s.pool.slots, 'every slot back in the pool');
+  });
+
+  test('4 MB TCP each way under tshark: no bad outer or inner checksum, nothing above the MTU', async () => {
+    if (!SHARK) return;
+    const { nsV, h1, h2 } = world();
+    const file = path.join(world().tmp.dir, 'tcp.pcap');
+    const cap = await capture(nsV, 'u0', file, { seconds: 30, count: 200_000, filter: 'udp port 4789' });
+    const a = await tcpTransfer(h1, h2, VM2.ip, 4 << 20, 30_000, 5002);
+    const b = await tcpTransfer(h2, h1, VM1.ip, 4 << 20, 30_000, 5003);
+    await cap.stop();
+    assert.is(a.receivedSha, a.sentSha);
+    assert.is(b.receivedSha, b.sentSha);
+    // Our packets (outer source 198.18.0.1), as the capture has them: outer IPv4 checksums.
+    const prefs = ['ip.check_checksum:TRUE', 'udp.check_checksum:TRUE', 'tcp.check_checksum:TRUE'];
+    const raw = tsharkFields(file, 'ip.src == 198.18.0.1 && vxlan', ['ip.checksum.status'], [], prefs);
+    assert.ok(raw.length > 0, 'our VXLAN packets captured');
+    for (const r of raw) assert.is(r[0]!.split(',')[0], '1', `outer IPv4 checksum: ${r.join('|')}`);
+    // The veth holds UDP GSO messages whole; cut them as the wire would, then check every datagram.
+    const wire = path.join(world().tmp.dir, 'wire.pcap');
+    const cut = splitUdpGso(file, wire, 1500);
+    const rows = tsharkFields(wire, 'ip.src == 198.18.0.1 && vxlan', ['frame.len', 'ip.checksum.status', 'tcp.checksum.status', 'tcp.len', 'eth.dst'], [], prefs);
+    let tcp = 0;
+    for (const r of rows) {
+      assert.ok(Number(r[0]) <= 14 + 1500, `a datagram of ${r[0]} bytes above the 1500-byte underlay MTU`);
+      assert.equal(r[1]!.split(','), ['1', '1'], `outer and inner IPv4 checksums: ${r.join('|')}`);
+      if (r[2] !== '') {
+        assert.is(r[2], '1', `inner TCP checksum: ${r.join('|')}`);
+        tcp++;
+      }
+    }
+    assert.ok(tcp > 2000, `${tcp} TCP segments checked`);
+    // vm1's TCP crossed the TAP as super-frames and left as UDP GSO messages.
+    const st = world().dp!.stats();
+    const off = st.ports.vm1tap!.offloads!;
+    assert.ok(off.csum === true && off.tso4 === true && off.tso6 === true, `granted offloads in stats(): ${JSON.stringify(off)}`);
+    const g = st.nodes['gso-segment']!;
+    assert.ok(g.counters!.superFrames! > 0 && g.counters!.segments! > 2 * g.counters!.superFrames!, JSON.stringify(g));
+    assert.ok(cut.superPackets > 0, 'UDP GSO on the underlay');
+    console.log(`  e2e kernel-vxlan: tshark checked ${rows.length} datagrams (${tcp} TCP), cut from ${cut.superPackets} UDP GSO messages; ${g.counters!.superFrames} guest super-frames -> ${g.counters!.segments} segments`);
   });
 
   test('vtep run: ping through it, SIGUSR1 prints one JSON stats line, SIGTERM exits 0 and the TAP is gone', async () => {

@@ -20,7 +20,7 @@ export function haveTshark(): boolean {
 }
 
 /** The Debian package of each outside tool a test may use. */
-export const TOOL_PACKAGES = { tshark: 'tshark', ethtool: 'ethtool' } as const;
+export const TOOL_PACKAGES = { tshark: 'tshark' } as const;
 
 /**
  * For test files: true when `tool` runs here; otherwise prints the one line

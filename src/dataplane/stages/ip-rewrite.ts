@@ -7,6 +7,7 @@
  * IP packet for GRE/MPLS) and goes to tunnel-encap with rt.out = tunnel.
  */
 import { Reason } from '../../packet/reasons.js';
+import type { Batch } from '../../packet/batch.js';
 import { u32, put16 } from '../../wire/bytes.js';
 import { Eth, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
@@ -57,8 +58,7 @@ export class IpRewriteStage extends Stage {
           writeMac(u8, ps + Eth.SRC, rt.ingress.routerMac || TUNNEL_ROUTER_MAC);
           put16(u8, ps + Eth.TYPE, ver === 4 ? EtherType.IPV4 : EtherType.IPV6);
         }
-        b.start[i] = ps;
-        b.len[i] = end - ps;
+        moveStart(b, i, ps, end);
         rt.out[i] = ti;
         this.to(TUNNEL_ENCAP, i);
         continue;
@@ -85,8 +85,7 @@ export class IpRewriteStage extends Stage {
         this.drop(i, Reason['no-headroom']);
         continue;
       }
-      b.start[i] = fs;
-      b.len[i] = end - fs;
+      moveStart(b, i, fs, end);
       if (ne < 0 || v.neigh.port[ne] !== out) {
         rt.out[i] = out;
         this.to(NEIGH_HOLD, i);
@@ -107,5 +106,19 @@ export class IpRewriteStage extends Stage {
     if (info.type === 'tunnel') return `next hop ${nh}: ${info.proto} ${info.tunnelId} to ${rt.remotes.address(info.remote)}`;
     if (info.type === 'local') return `next hop ${nh}: port ${rt.ports[info.port]?.name ?? info.port} from ${formatMac(rt.ports[info.port]?.routerMac ?? 0)}`;
     return `next hop ${nh}: ${info.type}`;
+  }
+}
+
+/**
+ * Moves packet i's first byte to ns (its end stays). The offload offsets of a
+ * super-frame or a partial checksum count from the first byte: they follow.
+ */
+function moveStart(b: Batch, i: number, ns: number, end: number): void {
+  const d = b.start[i]! - ns;
+  b.start[i] = ns;
+  b.len[i] = end - ns;
+  if (d !== 0 && (b.vflags[i]! | b.gsoType[i]!) !== 0) {
+    b.csumStart[i] = b.csumStart[i]! + d;
+    if (b.gsoType[i] !== 0) b.hdrLen[i] = b.hdrLen[i]! + d;
   }
 }

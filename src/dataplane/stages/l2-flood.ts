@@ -5,13 +5,18 @@
  * head-end replication. Local copies share the slot (reference counts); over
  * UDP sockets the tunnel header is the same for every remote, so one
  * encapsulated frame is sent to each; other depths carry per-remote headers
- * and get a copy for each remote but the last.
+ * and get a copy for each remote but the last. A guest's super-frame goes
+ * whole to local ports that take it and is cut for each remote (gso-segment).
  */
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool, payloadHash } from '../../tunnel/encap.js';
 import { Depth } from '../../tunnel/tunnel.js';
 import { Stage } from '../stage.js';
 import { encapAndQueue } from './tunnel-encap.js';
+import { GsoSegmenter } from './gso-segment.js';
+import { finishPartial } from '../../tunnel/csum.js';
+import { VnetFlag } from '../../wire/virtio.js';
+import type { Runtime } from '../runtime.js';
 
 const TX = 0;
 
@@ -19,6 +24,12 @@ export class L2FloodStage extends Stage {
   readonly name = 'l2-flood';
   readonly nextNames = ['tx'] as const;
   readonly reasons = [Reason['no-buffer'], Reason['no-headroom']];
+  private readonly seg: GsoSegmenter;
+
+  constructor(rt: Runtime) {
+    super(rt);
+    this.seg = new GsoSegmenter(rt);
+  }
 
   run(vec: Uint16Array, n: number): void {
     const rt = this.rt;
@@ -34,6 +45,11 @@ export class L2FloodStage extends Stage {
       const len = b.len[i]!;
       const fromRemote = rt.remote[i]! >= 0;
       let copies = 0;
+      // A partial checksum is finished once, before any copy is queued: copies share the bytes.
+      if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) !== 0 && b.gsoType[i] === 0) {
+        finishPartial(pool.u8, s, len, b.csumStart[i]!, b.csumOffset[i]!, pool.u32);
+        b.vflags[i] = 0;
+      }
       const ports = br.ports;
       for (let p = 0; p < ports.length; p++) {
         const port = ports[p]!;
@@ -41,7 +57,16 @@ export class L2FloodStage extends Stage {
       }
       const list = fromRemote ? EMPTY : rt.fdb.flood(br.index);
       const nr = list.length;
-      if (nr > 0) {
+      if (nr > 0 && b.gsoType[i] !== 0) {
+        for (let r = 0; r < nr; r++) {
+          const st = this.seg.encapAndQueue(i, rt.bridgeTunnel(br, list[r]!));
+          if (st === 0) copies++;
+          else {
+            this.dropCounts[st]!++;
+            rt.dropOther(ingress, st);
+          }
+        }
+      } else if (nr > 0) {
         const t0 = rt.bridgeTunnel(br, list[0]!);
         const first = rt.tunnels.list[t0]!;
         if (first.depth === Depth.UDP) {

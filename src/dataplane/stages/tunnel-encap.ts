@@ -5,7 +5,10 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool, payloadHash } from '../../tunnel/encap.js';
-import { Depth } from '../../tunnel/tunnel.js';
+import { Depth, Payload } from '../../tunnel/tunnel.js';
+import { finishPartial } from '../../tunnel/csum.js';
+import { superHeaderLen, SegFlag } from '../../tunnel/segment.js';
+import { VnetFlag } from '../../wire/virtio.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { walkL2, newL2Info, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
@@ -15,6 +18,7 @@ import { IcmpWhy } from './icmp-error.js';
 
 const TX = 0;
 const ICMP_ERROR = 1;
+const GSO_SEGMENT = 2;
 
 /**
  * Encapsulates u8[s, s+len) of `slot` for tunnel ti and queues it; returns
@@ -29,8 +33,10 @@ export function encapAndQueue(rt: Runtime, ti: number, slot: number, s: number, 
 
 export class TunnelEncapStage extends Stage {
   readonly name = 'tunnel-encap';
-  readonly nextNames = ['tx', 'icmp-error'] as const;
-  readonly reasons = [Reason['no-headroom'], Reason['too-big']];
+  readonly nextNames = ['tx', 'icmp-error', 'gso-segment'] as const;
+  readonly reasons = [Reason['no-headroom'], Reason['too-big'], Reason['bad-header']];
+  /** Partial inner checksums (a guest's NEEDS_CSUM) finished before encapsulation. */
+  completed = 0;
   private readonly l2 = newL2Info();
 
   run(vec: Uint16Array, n: number): void {
@@ -48,6 +54,14 @@ export class TunnelEncapStage extends Stage {
       const t = tunnels[ti]!;
       const s = b.start[i]!;
       const len = b.len[i]!;
+      if (b.gsoType[i] !== 0) {
+        // A guest's super-frame: its segments must fit (the ICMP answer teaches the guest the MSS).
+        const hl = superHeaderLen(rt.u8, s, len, t.payload === Payload.IP ? SegFlag.IP_START : 0);
+        if (hl === 0) this.drop(i, Reason['bad-header']);
+        else if (hl + b.gsoSize[i]! + over[ti]! > mtu) this.tooBig(i, s, len, mtu - over[ti]!);
+        else this.to(GSO_SEGMENT, i);
+        continue;
+      }
       if (len + over[ti]! > mtu) {
         this.tooBig(i, s, len, mtu - over[ti]!);
         continue;
@@ -56,11 +70,27 @@ export class TunnelEncapStage extends Stage {
         this.drop(i, Reason['no-headroom']);
         continue;
       }
+      if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) !== 0) this.finish(i, s, len);
       // Over a UDP socket the flow hash picks the source port (the socket writes the UDP header).
       const h = t.depth === Depth.UDP ? payloadHash(t, rt.u8, s, len) : 0;
       const ns = encapInPool(t, pool, s, len, h);
       if (rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + (s - ns), h)) this.sent(TX, i);
     }
+  }
+
+  /**
+   * A guest's frame with a partial checksum (virtio NEEDS_CSUM: the field
+   * holds the pseudo-header sum) is finished here, where it leaves the host:
+   * a tunnel carries complete checksums.
+   */
+  private finish(i: number, s: number, len: number): void {
+    const b = this.rt.batch;
+    if (finishPartial(this.rt.u8, s, len, b.csumStart[i]!, b.csumOffset[i]!, this.rt.pool.u32)) this.completed++;
+    b.vflags[i] = 0;
+  }
+
+  override counters(): Record<string, number> {
+    return { completed: this.completed };
   }
 
   /**

@@ -8,14 +8,17 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { Stage } from '../stage.js';
+import { finishPartial } from '../../tunnel/csum.js';
+import { VnetFlag } from '../../wire/virtio.js';
 import { MAX_PORTS, type Runtime } from '../runtime.js';
 
 export class TxStage extends Stage {
   readonly name = 'tx';
   readonly nextNames = [] as const;
   readonly reasons = [Reason['no-port'], Reason['tx-error'], Reason['link-down'], Reason['too-big']];
-  /** Ports whose queue holds entries. */
-  private readonly dirty: number[] = [];
+  /** Ports whose queue holds entries (a typed array: clearing a JS array's length would free its store, garbage per flush). */
+  private readonly dirty = new Uint16Array(MAX_PORTS);
+  private nDirty = 0;
   private readonly isDirty = new Uint8Array(MAX_PORTS);
 
   constructor(rt: Runtime) {
@@ -41,10 +44,17 @@ export class TxStage extends Stage {
     }
     const b = rt.batch;
     if (from >= 0 && (b.gsoType[from]! | b.vflags[from]!) !== 0) {
-      if (b.gsoType[from] !== 0 && !((e.port as { vnetHdrSize?: number }).vnetHdrSize! > 0)) {
-        this.dropCounts[Reason['too-big']]!++;
-        rt.dropOther(port, Reason['too-big']);
-        return false;
+      if (!((e.port as { vnetHdrSize?: number }).vnetHdrSize! > 0)) {
+        if (b.gsoType[from] !== 0) {
+          this.dropCounts[Reason['too-big']]!++;
+          rt.dropOther(port, Reason['too-big']);
+          return false;
+        }
+        // A port without a virtio-net header takes only complete checksums: finish it, for every copy.
+        if ((b.vflags[from]! & VnetFlag.NEEDS_CSUM) !== 0) finishPartial(rt.u8, start, len, b.csumStart[from]!, b.csumOffset[from]!, rt.pool.u32);
+        b.vflags[from] = 0;
+        this.push(port, slot, start, len);
+        return true;
       }
       const q = e.tx;
       const k = this.push(port, slot, start, len);
@@ -97,7 +107,7 @@ export class TxStage extends Stage {
     const q = this.rt.ports[port]!.tx;
     if (this.isDirty[port] === 0) {
       this.isDirty[port] = 1;
-      this.dirty.push(port);
+      this.dirty[this.nDirty++] = port;
     }
     if (q.count === q.capacity) this.flushPort(port);
     this.rt.pool.retain(slot);
@@ -114,12 +124,13 @@ export class TxStage extends Stage {
   /** Writes every queue that holds entries. */
   flush(): void {
     const d = this.dirty;
-    for (let k = 0; k < d.length; k++) {
+    // A port may be queued on again while an earlier one is written (flushPort does not enqueue): n is read each turn.
+    for (let k = 0; k < this.nDirty; k++) {
       const p = d[k]!;
       this.isDirty[p] = 0;
       this.flushPort(p);
     }
-    d.length = 0;
+    this.nDirty = 0;
   }
 
   /** Writes a port's queue; what it does not take is dropped; slots are released. */

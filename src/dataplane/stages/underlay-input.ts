@@ -11,9 +11,12 @@ import { u16 } from '../../wire/bytes.js';
 import { Ipv4 } from '../../wire/ipv4.js';
 import { Ipv6 } from '../../wire/ipv6.js';
 import { IpProto } from '../../wire/ip.js';
+import { Udp } from '../../wire/udp.js';
 import { Tcp } from '../../wire/tcp.js';
 import { VnetFlag, VnetGso } from '../../wire/virtio.js';
 import { Inner } from '../../tunnel/decap.js';
+import { pseudoSum4, pseudoSum6 } from '../../tunnel/csum.js';
+import { fold } from '../../wire/checksum.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { formatIp } from '../../util/addr.js';
 import { Stage } from '../stage.js';
@@ -30,6 +33,8 @@ export class UnderlayInputStage extends Stage {
   readonly nextNames = ['l2-learn', 'ip-route', 'split'] as const;
   /** Inner checksums finished (see inner-csum.ts). */
   completed = 0;
+  /** Tunnel super-packets (a kernel VTEP's TSO) passed to the guest whole, as GSO frames. */
+  wholes = 0;
   readonly reasons = [
     Reason['no-buffer'],
     Reason.truncated, Reason['bad-length'], Reason['bad-checksum'], Reason.fragment, Reason['bad-header'], Reason.unsupported,
@@ -52,6 +57,7 @@ export class UnderlayInputStage extends Stage {
     const depth = e.depth;
     const addr = b.addr;
     const tc = rt.tunCounters;
+    const mtu = rt.underlay!.mtu;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
@@ -82,10 +88,19 @@ export class UnderlayInputStage extends Stage {
       b.len[i] = il;
       rt.remote[i] = remote;
       rt.flags[i] = 0;
+      const ipOnly = target >= VRF_TARGET && d.inner !== Inner.ETHERNET;
       // A buffer the socket received as one GSO packet (gsoSize: the inner MSS) must hold one TCP super-frame.
-      if (gso !== 0 && !this.superFrame(i, is, il, target >= VRF_TARGET && d.inner !== Inner.ETHERNET)) {
+      if (gso !== 0 && !this.superFrame(i, is, il, ipOnly, 0)) {
         this.drop(i, Reason.unsupported);
         continue;
+      }
+      // Longer than the underlay carries in one packet: a kernel VTEP's TSO output that crossed a veth
+      // whole (a UDP-tunnel GSO packet: the socket gives no gso_size for those). Its TCP checksum is
+      // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
+      let whole = gso !== 0;
+      if (!whole && il > mtu && depth === UnderlayDepth.UDP) {
+        // The inner frame bytes one packet of the path carries: the MTU less outer IP, UDP and tunnel headers.
+        whole = this.superFrame(i, is, il, ipOnly, mtu - (e.family === 6 ? Ipv6.HEADER_LEN : Ipv4.HEADER_LEN) - Udp.HEADER_LEN - (is - s));
       }
       if (target < VRF_TARGET) {
         if (d.inner !== Inner.ETHERNET || il < Eth.HEADER_LEN) {
@@ -94,7 +109,7 @@ export class UnderlayInputStage extends Stage {
         }
         rt.owner[i] = target;
         // A super-frame keeps its partial checksum, for the kernel that segments it (NEEDS_CSUM).
-        if (gso === 0 && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) this.completed++;
+        if (!whole && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) this.completed++;
         this.to(L2_LEARN, i);
         continue;
       }
@@ -113,7 +128,7 @@ export class UnderlayInputStage extends Stage {
         rt.l3[i] = is + Eth.HEADER_LEN;
       } else rt.l3[i] = is;
       rt.flags[i] = PktFlag.ROUTED;
-      if (gso === 0 && finishInner(u8, u32, is, is + il, rt.l3[i]!, true)) this.completed++;
+      if (!whole && finishInner(u8, u32, is, is + il, rt.l3[i]!, true)) this.completed++;
       this.to(IP_ROUTE, i);
     }
   }
@@ -167,10 +182,13 @@ export class UnderlayInputStage extends Stage {
    * A kernel VTEP's TCP super-frame (its TSO output crossing a veth reaches a
    * UDP socket whole, as one tunnel packet; the inner headers give the whole
    * length and the TCP checksum holds the pseudo-header sum). Marks it for a
-   * virtio-net GSO write (TCPV4/TCPV6, NEEDS_CSUM, gsoSize = the MSS) and
-   * returns true; false for anything else (a UDP GRO train is not split here).
+   * virtio-net GSO write (TCPV4/TCPV6, NEEDS_CSUM) and returns true; false for
+   * anything else (a UDP GRO train is not split here). gsoSize: the socket's
+   * (frameRoom 0) or, as the socket reports none for a UDP-tunnel GSO packet,
+   * what a frame of frameRoom bytes carries after the headers, as GRO would
+   * have made it; then only a partial checksum qualifies.
    */
-  private superFrame(i: number, s: number, len: number, ip: boolean): boolean {
+  private superFrame(i: number, s: number, len: number, ip: boolean, frameRoom: number): boolean {
     const u8 = this.rt.u8;
     const b = this.rt.batch;
     const end = s + len;
@@ -194,16 +212,24 @@ export class UnderlayInputStage extends Stage {
       type = VnetGso.TCPV6;
     } else return false;
     if (end - l4 < Tcp.HEADER_LEN) return false;
+    const hdrLen = l4 - s + ((u8[l4 + Tcp.DATA_OFF]! >>> 4) << 2);
+    if (frameRoom > 0) {
+      // Only a partial checksum (the pseudo-header sum) is left unsummed; anything else goes on as it is.
+      const pseudo = type === VnetGso.TCPV4 ? pseudoSum4(u8, l3, IpProto.TCP, end - l4) : pseudoSum6(u8, l3, IpProto.TCP, end - l4);
+      if (u16(u8, l4 + Tcp.CHECKSUM) !== fold(pseudo) || frameRoom <= hdrLen) return false;
+      b.gsoSize[i] = frameRoom - hdrLen;
+      this.wholes++;
+    }
     b.gsoType[i] = type;
     b.vflags[i] = VnetFlag.NEEDS_CSUM;
     b.csumStart[i] = l4 - s;
     b.csumOffset[i] = Tcp.CHECKSUM;
-    b.hdrLen[i] = l4 - s + ((u8[l4 + Tcp.DATA_OFF]! >>> 4) << 2);
+    b.hdrLen[i] = hdrLen;
     return true;
   }
 
   override counters(): Record<string, number> {
-    return { completed: this.completed };
+    return { completed: this.completed, superFrames: this.wholes };
   }
 
   override info(i: number): string {

@@ -8,6 +8,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { routerNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex } from '../../helpers/dp.js';
+import { superFrame, injectSuper, tcpSumOk } from '../../helpers/gso.js';
+import { inetChecksum } from '../../helpers/frames.js';
 
 // Ethernet[IPv4[UDP "ping"]]: 10.1.0.2 -> 10.2.0.2 (TTL 64), from the host on vm3 to its router MAC
 const ROUTED = hex(`
@@ -69,6 +71,25 @@ test('an MPLS next hop: the bare IP packet to tunnel-encap', () => {
   assert.is((f[42]! << 12) | (f[43]! << 4) | (f[44]! >>> 4), 200);
   assert.is(f[46]! >>> 4, 4, 'the IP packet right after the label');
   assert.is(f[46 + 8], 63, 'routed: TTL 63');
+  dp.close();
+});
+
+test('offload offsets follow the first byte: a guest\'s routed TCP super-frame to an MPLS next hop is cut at the right headers', () => {
+  const { dp, wire } = routerNet({ dp: { pool: { slots: 64, largeSlots: 2 } } });
+  dp.addRoute('red', '10.0.0.0/16', [{ remote: '198.18.0.2', encap: 'mplsoudp', label: 200 }]);
+  // superFrame(): 10.0.0.1 -> 10.0.0.2, here sent to vm3's router MAC.
+  const f = superFrame();
+  f.set([0x02, 0x76, 0x74, 0, 0, 3], 0);
+  injectSuper(dp, f, undefined, 'vm3');
+  assert.equal(node(dp, 'ip-rewrite').next, { 'tunnel-encap': 1 });
+  assert.equal(node(dp, 'gso-segment').counters, { superFrames: 1, segments: 3 });
+  // Ethernet[IPv4[UDP 6635[MPLS 200[IPv4[TCP]]]]]: the inner IP packet at 46.
+  assert.is(wire.frames.length, 3);
+  for (const w of wire.frames) {
+    assert.is(w[46 + 8], 63, 'routed: TTL 63');
+    assert.is(inetChecksum(w, 46, 20), 0);
+    assert.ok(tcpSumOk(w, 46), 'the TCP checksum of every segment verifies');
+  }
   dp.close();
 });
 

@@ -7,8 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bridgeNet, hex, inject, injectWithHeadroom, node, dropsOf, toHex, Sink } from '../../helpers/dp.js';
 import { Dataplane } from '../../../src/dataplane/dataplane.js';
-import type { Batch } from '../../../src/packet/batch.js';
+import { Batch } from '../../../src/packet/batch.js';
 import { inetChecksum, ethHeader, ipv4Header } from '../../helpers/frames.js';
+import { superFrame, injectSuper, tcpSumOk } from '../../helpers/gso.js';
 
 // Ethernet[IPv4[UDP "ping"]]: vm1 (02:00:0a:00:00:01, 10.0.0.1) -> 02:00:0a:00:00:02 (at VTEP 198.18.0.2)
 const UDP_1_TO_2 = hex(`
@@ -127,6 +128,42 @@ test('over a UDP socket, each flow asks for its own source port (from the inner 
   assert.ok(u.ports.every((p) => p !== 0), 'every datagram asks for a port');
   assert.equal(u.ports.slice(64), u.ports.slice(0, 64), 'a flow keeps its port');
   assert.ok(new Set(u.ports.slice(0, 64)).size > 48, `64 flows spread: ${new Set(u.ports).size} distinct`);
+  dp.close();
+});
+
+test('tunnel-encap: a frame with a partial checksum (NEEDS_CSUM) is finished before it is encapsulated', () => {
+  const { dp, wire } = bridgeNet({ dp: { pool: { slots: 64, largeSlots: 2 } } });
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  const f = superFrame(1000);
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(f);
+  b.vflags[0] = 1;
+  b.csumStart[0] = 34;
+  b.csumOffset[0] = 16;
+  dp.inject('vm1', b);
+  assert.is(wire.frames.length, 1);
+  assert.ok(tcpSumOk(wire.frames[0]!, 64));
+  assert.equal(node(dp, 'tunnel-encap').counters, { completed: 1 });
+  dp.close();
+});
+
+test('tunnel-encap: too-big when a segment would exceed the underlay MTU (the guest is told the MTU); bad-header when no TCP/UDP headers', () => {
+  const { dp, wire, vm1 } = bridgeNet({ dp: { pool: { slots: 64, largeSlots: 2 } } });
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  injectSuper(dp, superFrame(), 1411); // 14 + 20 + 20 + 1411 + 50 = 1515 > 1500
+  let d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 1 });
+  assert.is(wire.frames.length, 0);
+  assert.is(vm1.frames.length, 1, 'ICMP fragmentation needed to the guest');
+  const icmp = vm1.frames[0]!;
+  assert.is(icmp[14 + 20], 3);
+  assert.is(icmp[14 + 21], 4);
+  assert.is((icmp[14 + 26]! << 8) | icmp[14 + 27]!, 1450, 'the usable MTU');
+  const notTcp = superFrame();
+  notTcp[14 + 9] = 1; // ICMP: no segmentation headers to walk
+  injectSuper(dp, notTcp);
+  d = dropsOf(dp, 'tunnel-encap', 'vm1');
+  assert.equal(d.stage, { 'too-big': 1, 'bad-header': 1 });
   dp.close();
 });
 

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane } from '../../../src/dataplane/dataplane.js';
 import { Sink, RefusingPort, DownPort, hex, inject, node, dropsOf, toHex } from '../../helpers/dp.js';
+import { superFrame, tcpSumOk } from '../../helpers/gso.js';
 import { Batch } from '../../../src/packet/batch.js';
 
 // Ethernet[IPv4[UDP "ping"]]: 02:00:0a:00:00:01 -> 02:00:0a:00:00:02
@@ -93,6 +94,20 @@ test('too-big: a GSO super-frame for a port without a virtio-net header; charged
   const d = dropsOf(dp, 'tx', 'vm2');
   assert.equal(d.stage, { 'too-big': 1 });
   assert.is(d.port, 1);
+  dp.close();
+});
+
+test('a partial checksum (NEEDS_CSUM) is finished for a port without a virtio-net header', () => {
+  const vm2 = new Sink('vm2');
+  const { dp } = net(vm2);
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(superFrame(1000));
+  b.vflags[0] = 1;
+  b.csumStart[0] = 34;
+  b.csumOffset[0] = 16;
+  dp.inject('vm1', b);
+  assert.is(vm2.frames.length, 1);
+  assert.ok(tcpSumOk(vm2.frames[0]!, 14), 'complete TCP checksum');
   dp.close();
 });
 

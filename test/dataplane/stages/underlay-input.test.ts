@@ -5,6 +5,8 @@
  * to the underlay port.
  */
 import { test } from 'uvu';
+import { superFrame, tcpSumOk } from '../../helpers/gso.js';
+import { inetChecksum } from '../../helpers/frames.js';
 import * as assert from 'uvu/assert';
 import { bridgeNet, routerNet, hex, inject, node, dropsOf, patch, fixIpv4Sum, toHex, Sink } from '../../helpers/dp.js';
 import { Dataplane } from '../../../src/dataplane/dataplane.js';
@@ -114,6 +116,66 @@ function train(dp: Dataplane, n: number, size: number): Batch {
   b.addr[0] = 0xc6120002; // from 198.18.0.2
   return b;
 }
+
+/** A guest port that takes a virtio-net header (as a TAP opened with one): keeps each frame's offload fields. */
+class VnetSink extends Sink {
+  readonly vnetHdrSize = 12;
+  readonly offl: { gsoType: number; gsoSize: number; vflags: number; hdrLen: number; csumStart: number }[] = [];
+  override writeBatch(batch: Batch, from = 0, to = batch.count): number {
+    for (let i = from; i < to; i++) {
+      this.offl.push({ gsoType: batch.gsoType[i]!, gsoSize: batch.gsoSize[i]!, vflags: batch.vflags[i]!, hdrLen: batch.hdrLen[i]!, csumStart: batch.csumStart[i]! });
+    }
+    return super.writeBatch(batch, from, to);
+  }
+}
+
+/**
+ * A kernel VTEP's TSO output as our UDP socket receives it over a veth: one
+ * VXLAN datagram (no gso_size: the socket gives none for a UDP-tunnel GSO
+ * packet) of VXLAN 42[Ethernet[IPv4[TCP, checksum = pseudo-header sum (partial) or complete[4000 bytes]]]] to vm2.
+ */
+function tunnelSuper(dp: Dataplane, complete: boolean): Batch {
+  const f = superFrame(4000);
+  f.set([0x02, 0, 0x0a, 0, 0, 0x02], 0);
+  if (complete) {
+    const tcp = 34;
+    f[tcp + 16] = 0;
+    f[tcp + 17] = 0;
+    const l4len = f.length - tcp;
+    const pseudo = [...f.subarray(26, 34), 0, 6, l4len >>> 8, l4len & 0xff];
+    const c = inetChecksum(Uint8Array.from([...pseudo, ...f.subarray(tcp)]));
+    f[tcp + 16] = c >>> 8;
+    f[tcp + 17] = c & 0xff;
+  }
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(Uint8Array.from([0x08, 0, 0, 0, 0, 0, 42, 0, ...f]));
+  b.addr[0] = 0xc6120002;
+  return b;
+}
+
+test('a tunnel super-packet (a kernel VTEP\'s TSO, longer than the MTU) goes to the guest whole: GSO, NEEDS_CSUM, unsummed', () => {
+  const dp = new Dataplane({ pool: { slots: 64, largeSlots: 2 } });
+  dp.setUnderlay({ address: '198.18.0.1' });
+  dp.addUnderlaySocket(udpSink('u'));
+  dp.addBridge({ name: 'br', vni: 42 });
+  const vm = new VnetSink('vm');
+  dp.addBridgePort('br', vm);
+  dp.addFdb('br', '02:00:0a:00:00:02', { port: 'vm' });
+  dp.inject('u', tunnelSuper(dp, false));
+  assert.is(vm.frames.length, 1);
+  assert.is(vm.frames[0]!.length, 14 + 40 + 4000);
+  // 1500 - 20 (IPv4) - 8 (UDP) - 8 (VXLAN) = 1464 bytes of frame per packet, less 54 of headers.
+  assert.equal(vm.offl[0], { gsoType: 1, gsoSize: 1410, vflags: 1, hdrLen: 54, csumStart: 34 });
+  assert.is((vm.frames[0]![34 + 16]! << 8) | vm.frames[0]![34 + 17]!, 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 4020, 'the partial checksum left for the guest\'s kernel');
+  assert.equal(node(dp, 'underlay-input').counters, { completed: 0, superFrames: 1 });
+  // A complete checksum (a reassembled datagram, say) is no GSO frame: it goes on as it came.
+  dp.inject('u', tunnelSuper(dp, true));
+  assert.is(vm.offl[1]!.gsoType, 0);
+  assert.is(vm.offl[1]!.vflags, 0);
+  assert.ok(tcpSumOk(vm.frames[1]!, 14));
+  assert.equal(node(dp, 'underlay-input').counters, { completed: 0, superFrames: 1 });
+  dp.close();
+});
 
 test('a coalesced UDP buffer (GRO) is split into its datagrams, each decapsulated on its own', () => {
   const { dp, vm2 } = udpNet();
