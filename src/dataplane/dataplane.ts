@@ -33,6 +33,7 @@ import { TunnelTable } from './tunnels.js';
 import { TenantMap } from './tenants.js';
 import { HeldQueue, type HeldLimits } from './held.js';
 import { ControlState } from './control.js';
+import { BusyPoll } from './busypoll.js';
 import { PortInputStage } from './stages/port-input.js';
 import { UnderlayInputStage } from './stages/underlay-input.js';
 import { L2LearnStage } from './stages/l2-learn.js';
@@ -76,11 +77,8 @@ export interface DataplaneOptions {
   /**
    * Busy-poll budget in microseconds, 0 (the default) = off. After a port
    * had traffic, keep reading every port for this long after the last packet
-   * before sleeping in the event loop again (as the kernel's busy_poll or
-   * DPDK's interrupt mode): no wake-up on the next packet, at the price of a
-   * core spinning while traffic comes. Spins in slices of at most
-   * BUSY_SLICE_US and yields to the event loop between them (timers, the
-   * control socket and metrics keep running).
+   * before sleeping in the event loop again: no wake-up on the next packet,
+   * at the price of a core spinning while traffic comes (busypoll.ts).
    */
   busyPollUs?: number;
 }
@@ -94,12 +92,6 @@ export interface DataplaneOptions {
  */
 export const RX_FIRST = 8;
 
-/** The longest a busy-poll spin runs before it yields to the event loop, in microseconds. */
-export const BUSY_SLICE_US = 200;
-/** An empty busy-poll pass longer than this (ms) means the process was preempted: the CPU is contended. */
-export const BUSY_PREEMPTED_MS = 0.5;
-/** How long busy-poll stays off after a preemption (ms): on a machine with no core to spare, sleeping wakes faster. */
-export const BUSY_BACKOFF_MS = 1000;
 
 export interface UnderlayOptions {
   /** Our VTEP address (IPv4 or IPv6). */
@@ -169,13 +161,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** One-packet batch for held packets that expire (their "host unreachable"). */
   private readonly expired: Batch;
   private running = false;
-  /** Busy-poll budget (ms, performance.now units); 0 = off. */
-  private readonly busyMs: number;
-  /** performance.now() of the last packet read; the spin ends busyMs after it. */
-  private lastRx = 0;
-  private spinning = false;
-  /** No busy-poll before this time (performance.now): the spin was preempted. */
-  private busyBackoffUntil = 0;
+  /** Busy-poll after traffic; undefined when off. */
+  private readonly busyPoll: BusyPoll | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closedFlag = false;
 
@@ -199,7 +186,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
     super(rt, new Vrfs(), new TenantMap(decap));
     this.batchSize = batchSize;
     this.rxReserve = checkInt('rxReserve', options.rxReserve ?? Math.min(2 * batchSize, pool.slots >>> 2), 0, pool.slots);
-    this.busyMs = checkInt('busyPollUs', options.busyPollUs ?? 0, 0, 1_000_000) / 1000;
+    const busyPollUs = checkInt('busyPollUs', options.busyPollUs ?? 0, 0, 1_000_000);
+    this.busyPoll = busyPollUs === 0 ? undefined : new BusyPoll(busyPollUs / 1000, () => this.pollOnce(), () => this.running);
     this.portInput = new PortInputStage(rt);
     this.underlayInput = new UnderlayInputStage(rt);
     this.arpTerm = new ArpTermStage(rt);
@@ -406,51 +394,20 @@ export class Dataplane extends ControlState implements DataplaneApi {
 
   private watch(e: PortEntry): void {
     e.port.onReadable(() => {
-      if (this.service(e.id, 64) > 0 && this.busyMs > 0) this.busy();
+      if (this.service(e.id, 64) > 0 && this.busyPoll !== undefined) this.busyPoll.kick();
     });
   }
 
-  /** Traffic came: (re)start the busy-poll window. */
-  private busy(): void {
-    const now = performance.now();
-    this.lastRx = now;
-    if (this.spinning || !this.running || now < this.busyBackoffUntil) return;
-    this.spinning = true;
-    setImmediate(this.spin);
-  }
-
-  /**
-   * One busy-poll slice: reads every port until none had anything for
-   * busyMs, or BUSY_SLICE_US passed; then yields to the event loop (timers,
-   * sockets, the readiness callbacks) and comes back while the window lasts.
-   */
-  private readonly spin = (): void => {
+  /** One busy-poll pass: every port read once (until drained); the packets read. */
+  private pollOnce(): number {
     const ports = this.rt.ports;
-    let prev = performance.now();
-    const sliceEnd = prev + BUSY_SLICE_US / 1000;
-    let now = 0;
-    for (;;) {
-      let n = 0;
-      for (let i = 0; i < ports.length; i++) {
-        const e = ports[i];
-        if (e !== undefined) n += this.service(e.id, 64);
-      }
-      now = performance.now();
-      if (n > 0) this.lastRx = now;
-      else if (now - prev > BUSY_PREEMPTED_MS) {
-        // A pass that read nothing took this long: the CPU was taken from us. A
-        // spinner that is preempted gets no wake-up boost when a packet comes;
-        // sleeping in epoll does better: back off.
-        this.busyBackoffUntil = now + BUSY_BACKOFF_MS;
-        this.spinning = false;
-        return;
-      }
-      prev = now;
-      if (!this.running || now - this.lastRx >= this.busyMs || now >= sliceEnd) break;
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) {
+      const e = ports[i];
+      if (e !== undefined) n += this.service(e.id, 64);
     }
-    if (this.running && now - this.lastRx < this.busyMs) setImmediate(this.spin);
-    else this.spinning = false;
-  };
+    return n;
+  }
 
   /** Reads up to `budget` batches from a port and runs each through the pipeline. */
   private service(id: number, budget: number): number {

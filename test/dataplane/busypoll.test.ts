@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseVswitchConfig } from '../../src/dataplane/config.js';
 import { SimHost } from '../../src/dataplane/simhost.js';
+import type { BusyPoll } from '../../src/dataplane/busypoll.js';
 import { MemoryPort, VtepError } from '../../src/index.js';
 
 const MAC_A = '02:fc:18:00:00:01';
@@ -58,9 +59,11 @@ function pair(busyPollUs: number): { a: Dataplane; b: Dataplane; ha: SimHost; hb
   return { a, b, ha, hb, close: () => { a.close(); b.close(); ha.close(); hb.close(); wa.close(); wb.close(); } };
 }
 
-const spinning = (dp: Dataplane): boolean => (dp as unknown as { spinning: boolean }).spinning;
+/** The dataplane's busy-poller (internal), undefined when off. */
+const poller = (dp: Dataplane): BusyPoll | undefined => (dp as unknown as { busyPoll: BusyPoll | undefined }).busyPoll;
+const spinning = (dp: Dataplane): boolean => poller(dp)?.spinning === true;
 /** Spinning, or backed off because a pass was preempted (a loaded machine): either way not asleep by choice. */
-const busyOrBackedOff = (dp: Dataplane): boolean => spinning(dp) || (dp as unknown as { busyBackoffUntil: number }).busyBackoffUntil > 0;
+const busyOrBackedOff = (dp: Dataplane): boolean => spinning(dp) || (poller(dp)?.backoffUntil ?? 0) > 0;
 
 test('a busy-polling dataplane forwards over memory ports both ways, every slot back', async () => {
   const p = pair(200);

@@ -1,0 +1,68 @@
+/**
+ * Busy-poll (the Dataplane option busyPollUs, `"busyPollUs"` in a vSwitch
+ * config, `vtep run --busy-poll`): after a wake-up that found packets, keep
+ * reading every port until none had anything for the budget, instead of
+ * sleeping in epoll, so that the next packet needs no wake-up (the kernel's
+ * busy_poll, DPDK's interrupt mode). The spin runs in slices and yields to
+ * the event loop between them, so that timers, the control socket and
+ * metrics keep running. A spinner that the scheduler preempts gets no
+ * wake-up boost when a packet comes, where a sleeper would be woken at once:
+ * on a machine with no core to spare, busy-poll backs off for a while
+ * (measured in docs/dataplane.md, "Latency and busy-poll").
+ */
+
+/** The longest a spin runs before it yields to the event loop, in microseconds. */
+export const BUSY_SLICE_US = 200;
+/** A pass that read nothing yet took longer than this (ms): the process was preempted. */
+export const BUSY_PREEMPTED_MS = 0.5;
+/** How long busy-poll stays off after a preemption (ms). */
+export const BUSY_BACKOFF_MS = 1000;
+
+export class BusyPoll {
+  /** performance.now() of the last packet read; the spin ends `budgetMs` after it. */
+  private lastRx = 0;
+  /** A slice is scheduled or running. */
+  spinning = false;
+  /** No spin before this time (performance.now): the last one was preempted. */
+  backoffUntil = 0;
+
+  /**
+   * `pass` reads every port once and returns the packets read; `running`
+   * says whether the dataplane still serves its ports.
+   */
+  constructor(
+    private readonly budgetMs: number,
+    private readonly pass: () => number,
+    private readonly running: () => boolean,
+  ) {}
+
+  /** Traffic came: (re)start the window. */
+  kick(): void {
+    const now = performance.now();
+    this.lastRx = now;
+    if (this.spinning || now < this.backoffUntil || !this.running()) return;
+    this.spinning = true;
+    setImmediate(this.slice);
+  }
+
+  /** One slice: passes until the window closes or BUSY_SLICE_US passed, then yield and come back. */
+  private readonly slice = (): void => {
+    let prev = performance.now();
+    const end = prev + BUSY_SLICE_US / 1000;
+    let now = prev;
+    for (;;) {
+      const n = this.running() ? this.pass() : 0;
+      now = performance.now();
+      if (n > 0) this.lastRx = now;
+      else if (now - prev > BUSY_PREEMPTED_MS) {
+        this.backoffUntil = now + BUSY_BACKOFF_MS;
+        this.spinning = false;
+        return;
+      }
+      prev = now;
+      if (!this.running() || now - this.lastRx >= this.budgetMs || now >= end) break;
+    }
+    if (this.running() && now - this.lastRx < this.budgetMs) setImmediate(this.slice);
+    else this.spinning = false;
+  };
+}
