@@ -192,6 +192,20 @@ export async function runCommand(args: string[]): Promise<number> {
       const ports = Object.keys(dp.stats().ports);
       const missing = missingFacade(dp);
       if (missing.length > 0) console.error(`vtep run: the dataplane lacks ${missing.join(', ')}: ctl commands that need them answer ERR_UNSUPPORTED`);
+      const print = (): void => {
+        console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
+      };
+      const timer = interval === undefined ? undefined : setInterval(print, interval * 1000);
+      const onHup = (): void => {
+        reloadLogged().catch(() => undefined);
+      };
+      const trace = (): void => {
+        void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
+      };
+      process.on('SIGUSR1', print);
+      process.on('SIGUSR2', trace);
+      process.on('SIGHUP', onHup);
+      // Announced once the signals are ours: a SIGHUP sent on seeing this line must find its handler.
       console.error(`vtep run: running with ${ports.length} ports (${ports.join(', ')}); control socket ${ctl.path}; SIGUSR1 prints counters, SIGUSR2 a trace, SIGHUP reloads`);
       if (config.control !== undefined) {
         // Loaded only here: the etcd client (gRPC) costs every other command nothing.
@@ -216,19 +230,6 @@ export async function runCommand(args: string[]): Promise<number> {
         };
         join();
       }
-      const print = (): void => {
-        console.log(JSON.stringify({ time: new Date().toISOString(), ...dp.stats() }));
-      };
-      const timer = interval === undefined ? undefined : setInterval(print, interval * 1000);
-      const onHup = (): void => {
-        reloadLogged().catch(() => undefined);
-      };
-      const trace = (): void => {
-        void dp.trace(20, { timeoutMs: 10_000 }).then((t) => console.log(JSON.stringify({ time: new Date().toISOString(), trace: t })));
-      };
-      process.on('SIGUSR1', print);
-      process.on('SIGUSR2', trace);
-      process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
         const onSig = (sig: string): void => {
           console.error(`vtep run: ${sig}: stopping`);
