@@ -185,7 +185,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
   // ---------------------------------------------------------------- underlay
 
   /** Configures the underlay: our address, ports, peers; frame mode with `port`. */
-  setUnderlay(o: UnderlayOptions): void {
+  setUnderlay(o: UnderlayOptions, owned = false): void {
     if (this.rt.underlay !== undefined) throw new VtepError('ERR_EXISTS', 'underlay: already set');
     const address = parseIp(o.address, 'address');
     const vxlanPort = checkInt('vxlanPort', o.vxlanPort ?? 4789, 1, 65535);
@@ -204,7 +204,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       raw: [],
     };
     if (o.port !== undefined) {
-      const id = this.attach(o.port, PortRole.UNDERLAY, 0, false);
+      const id = this.attach(o.port, PortRole.UNDERLAY, 0, owned);
       this.entry(id).depth = UnderlayDepth.FRAME;
       this.rt.underlay.framePort = id;
     }
