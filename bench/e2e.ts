@@ -135,10 +135,13 @@ function tunnelGsoWorld(prefix: string, forVtep = false): World & { peerMac: str
     veth(nsA, 'u0', undefined, nsP, 'u0', `${PEER}/24`);
     kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
     hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
-    nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
     nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
     nsA.ip('link', 'set', 'u0', 'master', 'ub0');
     nsA.ip('link', 'set', 'ub0', 'up');
+    // vtep run: the bridge holds LOCAL (the kernel answers ARP, vtep's sockets receive, the TAP sends).
+    // The prototype: nothing holds LOCAL; the peer has a neighbour entry for it.
+    if (forVtep) nsA.ip('addr', 'add', `${LOCAL}/24`, 'dev', 'ub0');
+    else nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
     if (!forVtep) {
       // vtep run makes its own TAPs (vtepu0 is bridged once it exists; vm1tap is moved to h1).
       nsA.ip('tuntap', 'add', 'dev', 'utap', 'mode', 'tap', 'vnet_hdr');

@@ -107,10 +107,10 @@ export interface UnderlayConfig {
   /** The underlay's MTU (outer IP packet). */
   mtu: number;
   /**
-   * Frames through a TAP instead of kernel sockets (the user bridges it with
-   * the uplink): whole super-frames go out as UDP-tunnel GSO packets where
-   * the kernel has them (Linux 6.17). `mac` is ours, `nextHopMac` the peer's
-   * or router's; peers must resolve `address` to `mac` (no ARP here yet).
+   * Send as frames through a TAP (the user bridges it with the uplink that
+   * holds `address`); the sockets still receive. Whole super-frames go out as
+   * UDP-tunnel GSO packets where the kernel has them (Linux 6.17). `mac` is
+   * the source MAC, `nextHopMac` the peer's or router's.
    */
   tap?: { name: string; mac: number; nextHopMac: number };
 }

@@ -216,7 +216,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
    */
   addUnderlaySocket(port: Port & { localPort?: number; family?: number }, owned = false): number {
     const u = this.requireUnderlay();
-    if (u.framePort >= 0) throw new VtepError('ERR_INVALID_ARG', 'underlay: in frame mode (setUnderlay({ port })); sockets do not mix with it');
+    // With a frame port (setUnderlay({ port })) as well, sockets only receive: tunnels send through the frame port.
     if (port === null || typeof port !== 'object' || (port.kind !== 'udp' && port.kind !== 'raw')) throw invalidArg('port', port?.kind, 'a UDP or raw IP socket');
     const localPort = port.localPort ?? 0;
     if (port.kind === 'udp' && localPort !== u.vxlanPort && localPort !== u.mplsPort) {

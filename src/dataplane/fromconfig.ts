@@ -35,7 +35,7 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
     const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };
     if (u.peers !== undefined) uo.peers = u.peers;
     if (u.tap !== undefined) {
-      // Frames through a TAP: a 24-byte virtio-net header for UDP-tunnel GSO (see gso-segment).
+      // Sending as frames through a TAP: a 24-byte virtio-net header for UDP-tunnel GSO (see gso-segment).
       uo.port = TapDevice.open({ name: u.tap.name, up: true, persist: false, vnetHdr: true, vnetHdrSize: 24, offloads: true, ...(u.netns === undefined ? {} : { netns: u.netns }) });
       uo.mac = u.tap.mac;
       uo.nextHopMac = u.tap.nextHopMac;
@@ -48,12 +48,14 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
         throw err;
       }
     });
-    const needs = u.tap !== undefined ? { vxlan: false, mpls: false } : socketsNeeded(c);
+    // With underlay.tap the sockets still receive (a kernel VTEP's super-packets reach them whole):
+    // the TAP only sends.
+    const needs = socketsNeeded(c);
     // UDP GRO on receive; 16 more sockets to send each flow from its own source port (RFC 7348 §5, docs/io.md).
     const sock = { address: u.address, reusePort: true, gro: true, srcPorts: 16, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };
     if (needs.vxlan) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.vxlanPort }), true);
     if (needs.mpls) dp.addUnderlaySocket(UdpSocket.open({ ...sock, port: u.mplsPort }), true);
-    if (u.gre && u.tap === undefined) {
+    if (u.gre) {
       const family = u.address.includes(':') ? 6 : 4;
       dp.addUnderlaySocket(RawIpSocket.open({ family, protocol: IpProto.GRE, address: u.address, ...(u.netns === undefined ? {} : { netns: u.netns }) }), true);
     }
