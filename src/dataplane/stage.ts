@@ -150,6 +150,11 @@ export class Graph {
     if (rt.tracing) this.endTraces();
   }
 
+  /** Whether packets are waiting to be traced (the next batch must go through run()). */
+  get traceWanted(): boolean {
+    return this.traceLeft > 0;
+  }
+
   /** Runs stages in order until none has work. */
   drain(): void {
     const stages = this.stages;
