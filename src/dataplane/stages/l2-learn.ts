@@ -36,10 +36,6 @@ export class L2LearnStage extends Stage {
     let lastHi = -1;
     let lastLo = -1;
     let lastAt = -1;
-    // And their bridge domain: its entry and flags stay in locals across a run of equal owners.
-    let bd = -1;
-    let learn = false;
-    let suppress = false;
     // Most frames go to l2-fwd: its vector is appended to through locals (see Stage.traced).
     const tracing = rt.tracing;
     const tF = this.nextIdx[L2_FWD]!;
@@ -48,41 +44,32 @@ export class L2LearnStage extends Stage {
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = start[i]!;
-      const o = owner[i]!;
-      if (o !== bd) {
-        const br = rt.bridges[o]!;
-        bd = o;
-        learn = br.learn;
-        suppress = br.arpSuppress;
-      }
+      const br = rt.bridges[owner[i]!]!;
       const srcHi = (u8[s + Eth.SRC]! << 8) | u8[s + Eth.SRC + 1]!;
       if ((srcHi & 0x100) !== 0) {
         this.drop(i, Reason.filtered);
         continue;
       }
-      if (learn) {
+      if (br.learn) {
         const r = remote[i]!;
         const at = r >= 0 ? FDB_REMOTE | r : ingress;
         const srcLo = u32(u8, s + Eth.SRC + 2);
         // From the underlay, only a source we know the remote of is learned.
-        if ((r >= 0 || !fromUnderlay) && (srcHi !== lastHi || srcLo !== lastLo || at !== lastAt || bd !== lastBd)) {
-          fdb.learn(bd, srcHi, srcLo, at, now);
+        if ((r >= 0 || !fromUnderlay) && (srcHi !== lastHi || srcLo !== lastLo || at !== lastAt || br.index !== lastBd)) {
+          fdb.learn(br.index, srcHi, srcLo, at, now);
           lastHi = srcHi;
           lastLo = srcLo;
           lastAt = at;
-          lastBd = bd;
+          lastBd = br.index;
         }
       }
       // Only ARP, IPv6 (neighbor discovery) and tagged frames can concern arp-term.
-      if (suppress) {
-        const type = (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
-        if (type === EtherType.ARP || type === EtherType.IPV6 || isVlanTpid(type)) {
-          this.to(ARP_TERM, i);
-          continue;
-        }
+      const type = (u8[s + Eth.TYPE]! << 8) | u8[s + Eth.TYPE + 1]!;
+      if (br.arpSuppress && (type === EtherType.ARP || type === EtherType.IPV6 || isVlanTpid(type))) this.to(ARP_TERM, i);
+      else {
+        vF[nF++] = i;
+        if (tracing) this.traced(L2_FWD, i);
       }
-      vF[nF++] = i;
-      if (tracing) this.traced(L2_FWD, i);
     }
     rt.vn[tF] = nF;
   }
