@@ -405,8 +405,12 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.batch = b;
     rt.ingress = e;
     rt.now = rt.clock();
-    this.graph.run(e.role === PortRole.UNDERLAY ? this.underlayInput : this.portInput);
-    if (e.role === PortRole.UNDERLAY) {
+    if (e.role !== PortRole.UNDERLAY) {
+      // port-input's fused fast path (see PortInputStage.admit), else its graph pass.
+      if (!this.graph.traceWanted && this.portInput.admit(n)) this.graph.drain();
+      else this.graph.run(this.portInput);
+    } else {
+      this.graph.run(this.underlayInput);
       // Coalesced UDP buffers were split into datagrams: they run as a batch of their own.
       const t = this.underlayInput.takeTrains();
       if (t !== null) {
