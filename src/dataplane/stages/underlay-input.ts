@@ -80,9 +80,11 @@ export class UnderlayInputStage extends Stage {
       if (gso !== 0 && gso < len && depth === UnderlayDepth.UDP && this.train(i, s, len, gso)) continue;
       let r: number;
       if (depth === UnderlayDepth.FRAME) {
-        d.trustL4 = (b.vflags[i]! & (VnetFlag.NEEDS_CSUM | VnetFlag.DATA_VALID)) !== 0;
+        // From an underlay TAP: an outer checksum the kernel vouched for is not summed (stores only then).
+        const vouched = (b.vflags[i]! & (VnetFlag.NEEDS_CSUM | VnetFlag.DATA_VALID)) !== 0;
+        if (vouched) d.trustL4 = true;
         r = d.frame(u8, s, len, u32);
-        d.trustL4 = false;
+        if (vouched) d.trustL4 = false;
       }
       else if (depth === UnderlayDepth.UDP) r = d.udpPayload(u8, s, len, e.localPort, e.family, addr, 4 * i);
       else if (depth === UnderlayDepth.RAW4) r = d.ip(u8, s, len, u32);
@@ -126,7 +128,7 @@ export class UnderlayInputStage extends Stage {
       // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
       let whole = gso !== 0;
       // A frame from an underlay TAP: its virtio-net fields described the outer frame.
-      if (!whole && depth === UnderlayDepth.FRAME) b.vflags[i] = b.gsoType[i] = 0;
+      if (!whole && (b.vflags[i]! | b.gsoType[i]!) !== 0 && depth === UnderlayDepth.FRAME) b.vflags[i] = b.gsoType[i] = 0;
       if (!whole && il > mtu && depth === UnderlayDepth.UDP) {
         // The inner frame bytes one packet of the path carries: the MTU less outer IP, UDP and tunnel headers.
         whole = this.superFrame(i, is, il, ipOnly, mtu - (e.family === 6 ? Ipv6.HEADER_LEN : Ipv4.HEADER_LEN) - Udp.HEADER_LEN - (is - s));
