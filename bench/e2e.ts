@@ -30,8 +30,9 @@
  * whole machine (busy and softirq: both TCP ends are in it, alike for both)
  * and of the vtep process, and the vtep child's garbage collections during
  * the streams (node --trace-gc). `--tcp`: the TCP rows only. `--tunnel-gso` adds
- * bench/c/tunnel_gso.c, a C prototype that writes the underlay as frames
- * through a TAP with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld).
+ * two variants that write the underlay as frames through a TAP bridged to the
+ * underlay veth, with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld):
+ * `vtep run` with `underlay.tap`, and bench/c/tunnel_gso.c, a C prototype.
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
@@ -125,7 +126,7 @@ function world(prefix: string): World {
  * the peer has a static neighbour entry for LOCAL; vm1 sits behind the TAP vm1t, whose
  * gso_max_size keeps a super-frame and its 50 bytes of outer headers in one IPv4 packet.
  */
-function tunnelGsoWorld(prefix: string): World & { peerMac: string } {
+function tunnelGsoWorld(prefix: string, forVtep = false): World & { peerMac: string } {
   const made: Netns[] = [];
   try {
     for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
@@ -134,15 +135,22 @@ function tunnelGsoWorld(prefix: string): World & { peerMac: string } {
     veth(nsA, 'u0', undefined, nsP, 'u0', `${PEER}/24`);
     kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
     hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
-    nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
-    nsA.ip('tuntap', 'add', 'dev', 'utap', 'mode', 'tap', 'vnet_hdr');
     nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
-    for (const d of ['utap', 'u0']) nsA.ip('link', 'set', d, 'master', 'ub0');
-    nsA.ip('link', 'set', 'utap', 'up');
+    nsA.ip('link', 'set', 'u0', 'master', 'ub0');
     nsA.ip('link', 'set', 'ub0', 'up');
-    h1.ip('tuntap', 'add', 'dev', 'vm1t', 'mode', 'tap', 'vnet_hdr');
-    h1.ip('link', 'set', 'vm1t', 'gso_max_size', '65000');
-    configureHost(h1, 'vm1t', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    // vtep run: the bridge holds LOCAL (the kernel answers ARP, vtep's sockets receive, the TAP sends).
+    // The prototype: nothing holds LOCAL; the peer has a neighbour entry for it.
+    if (forVtep) nsA.ip('addr', 'add', `${LOCAL}/24`, 'dev', 'ub0');
+    else nsP.ip('neigh', 'replace', LOCAL, 'lladdr', PROTO_MAC, 'dev', 'u0');
+    if (!forVtep) {
+      // vtep run makes its own TAPs (vtepu0 is bridged once it exists; vm1tap is moved to h1).
+      nsA.ip('tuntap', 'add', 'dev', 'utap', 'mode', 'tap', 'vnet_hdr');
+      nsA.ip('link', 'set', 'utap', 'master', 'ub0');
+      nsA.ip('link', 'set', 'utap', 'up');
+      h1.ip('tuntap', 'add', 'dev', 'vm1t', 'mode', 'tap', 'vnet_hdr');
+      h1.ip('link', 'set', 'vm1t', 'gso_max_size', '65000');
+      configureHost(h1, 'vm1t', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    }
     return { nsA, nsP, h1, h2, peerMac: nsP.exec(['cat', '/sys/class/net/u0/address']).trim() };
   } catch (err) {
     for (const ns of made) ns.delete();
@@ -320,9 +328,9 @@ function row(name: string, unit: string, xs: Sample[], base?: { name: string; xs
 }
 
 /** The vtep world's vSwitch config. */
-function vtepConfig(w: World): VswitchConfigInput {
+function vtepConfig(w: World, tap?: { peerMac: string }): VswitchConfigInput {
   return {
-    underlay: { address: LOCAL, netns: w.nsA.name },
+    underlay: { address: LOCAL, netns: w.nsA.name, ...(tap === undefined ? {} : { tap: { name: 'vtepu0', mac: PROTO_MAC, nextHopMac: tap.peerMac } }) },
     bridges: [{
       vni: VNI, flood: [PEER],
       ports: [{ tap: 'vm1tap', netns: w.nsA.name, mtu: MTU, mac: VM1.mac }],
@@ -332,13 +340,13 @@ function vtepConfig(w: World): VswitchConfigInput {
 }
 
 /** `vtep run` in the vtep world: its TAP created in nsA, moved into vm1's namespace. */
-async function startVtep(w: World, dir: string, log: (l: string) => void): Promise<ChildProcess> {
-  const file = path.join(dir, 'vswitch.json');
-  writeFileSync(file, JSON.stringify(vtepConfig(w)));
+async function startVtep(w: World, dir: string, log: (l: string) => void, tap?: { peerMac: string }): Promise<ChildProcess> {
+  const file = path.join(dir, tap === undefined ? 'vswitch.json' : 'vswitch-tap.json');
+  writeFileSync(file, JSON.stringify(vtepConfig(w, tap)));
   // --trace-gc: one stdout line per collection, counted for the TCP rows (zero in steady state is the goal).
   // VTEP_E2E_NODE_ARGS: more node flags for the child (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const extra = (process.env.VTEP_E2E_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', `${file}.sock`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout.on('data', (d: Buffer) => {
@@ -350,8 +358,9 @@ async function startVtep(w: World, dir: string, log: (l: string) => void): Promi
     child.kill('SIGKILL');
     throw new Error(`vtep run did not start: ${err}`);
   }
+  if (tap !== undefined) w.nsA.ip('link', 'set', 'vtepu0', 'master', 'ub0');
   attachTap(w.nsA, 'vm1tap', w.h1, { addr: `${VM1.ip}/24` });
-  log(`vtep run: pid ${child.pid}`);
+  log(`vtep run${tap === undefined ? '' : ' (underlay through a TAP)'}: pid ${child.pid}`);
   return child;
 }
 
@@ -372,7 +381,9 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
   let vw: World | undefined;
   let vtep: ChildProcess | undefined;
   let tw: World | undefined;
+  let tw2: World | undefined;
   let protoChild: ChildProcess | undefined;
+  let vtepTap: ChildProcess | undefined;
   try {
     kw = world('bk');
     kernelSide(kw);
@@ -386,6 +397,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     const K = kw;
     const V = vw;
     let proto: { w: World; pid: number; child: ChildProcess } | undefined;
+    let vt: { w: World; pid: number } | undefined;
     if (ctx.args.includes('--tunnel-gso')) {
       const w = tunnelGsoWorld('bt');
       tw = w;
@@ -393,6 +405,10 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       protoChild = child;
       if (!(await waitLine(child, /start/, 10_000))) throw new Error('tunnel_gso did not start');
       proto = { w, pid: child.pid!, child };
+      const w2 = tunnelGsoWorld('bu', true);
+      tw2 = w2;
+      vtepTap = await startVtep(w2, tmp.dir, ctx.log, { peerMac: w2.peerMac });
+      vt = { w: w2, pid: vtepTap.pid! };
     }
 
     /** The C reference dataplane on its own TAP (vm1c), with or without GSO. */
@@ -440,17 +456,21 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid) },
     ];
     for (const d of dirs) {
-      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[] };
+      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[], vtap: [] as Sample[] };
       const P = proto;
+      const T = vt;
       const pStream = P === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, P.w.h1, P.w.h2, VM2.ip, P.pid) : () => tcpStream(exe, P.w.h2, P.w.h1, VM1.ip, P.pid);
+      const tStream = T === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, T.w.h1, T.w.h2, VM2.ip, T.pid) : () => tcpStream(exe, T.w.h2, T.w.h1, VM1.ip, T.pid);
       for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? (['kernel', 'vtep', 'proto'] as const) : (['proto', 'vtep', 'kernel'] as const);
+        const order = r % 2 === 0 ? (['kernel', 'vtep', 'vtap', 'proto'] as const) : (['proto', 'vtap', 'vtep', 'kernel'] as const);
         for (const n of order) {
           if (n === 'proto') {
             if (pStream !== undefined) tcp.proto.push(await pStream());
+          } else if (n === 'vtap') {
+            if (tStream !== undefined) tcp.vtap.push(await tStream());
           } else tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
         }
-        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${pStream !== undefined ? `; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${pStream !== undefined ? `; vtep with underlay.tap ${fmt(tcp.vtap.at(-1)!.rate)}; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
       }
       const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
       const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
@@ -463,6 +483,11 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
       rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
       v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${tcp.vtep.reduce((a, x) => a + (x.gcs ?? 0), 0)}`;
+      if (tcp.vtap.length > 0) {
+        const tr = row(`tcp ${d.label}: vtep run, underlay.tap (UDP-tunnel GSO)`, 'Gbit/s', toGbit(tcp.vtap), k);
+        tr.note += `, ${cpuNote(tcp.vtap)}, vtep process ${perGb(tcp.vtap, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
+        rows.push(tr);
+      }
       if (tcp.proto.length > 0) {
         const pr = row(`tcp ${d.label}: C prototype, underlay TAP with UDP-tunnel GSO`, 'Gbit/s', toGbit(tcp.proto), k);
         pr.note += `, ${cpuNote(tcp.proto)}, prototype process ${perGb(tcp.proto, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
@@ -472,10 +497,12 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     return rows;
   } finally {
     await stopVtep(vtep);
+    await stopVtep(vtepTap);
     protoChild?.kill('SIGKILL');
     deleteWorld(kw);
     deleteWorld(vw);
     deleteWorld(tw);
+    deleteWorld(tw2);
     tmp.done();
   }
 }

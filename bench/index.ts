@@ -15,8 +15,11 @@ marked (root) in --list build network namespaces and are skipped without
 root; Ctrl-C stops a run and removes the namespaces it made.
   --list   the suites and what each measures
   --json   one JSON object with every row instead of tables
-  --quick  shorter runs (less precise); e2e, latency: --rounds=N; e2e: --profile, --tcp (TCP rows
-           only), --tunnel-gso (a C prototype too); latency: --busy-poll=US (the busy-poll budget)
+  --quick  shorter runs (less precise); e2e: --rounds=N, --profile, --tcp (TCP rows only),
+           --tunnel-gso (vtep run with underlay.tap and a C prototype too)
+           latency: --rounds=N, --busy-poll=US (the busy-poll variant's budget)
+  pipeline --against=DIR  this build against another build's dist/ in one
+           process (interleaved rounds, median time ratio; --rounds=N)
 Exit status: 0 done, 2 an unknown suite or option.`;
 
 const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp', '--tunnel-gso'];
@@ -28,7 +31,7 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const json = argv.includes('--json');
   const list = argv.includes('--list');
-  const badFlag = argv.find((a) => a.startsWith('-') && !FLAGS.includes(a) && !a.startsWith('--rounds=') && !a.startsWith('--busy-poll='));
+  const badFlag = argv.find((a) => a.startsWith('-') && !FLAGS.includes(a) && !a.startsWith('--rounds=') && !a.startsWith('--against=') && !a.startsWith('--busy-poll='));
   if (badFlag !== undefined) {
     console.error(`vtep bench: unknown option '${badFlag}' (options: ${FLAGS.join(', ')}, --help)`);
     return 2;

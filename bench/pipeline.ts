@@ -7,6 +7,9 @@
  * - routed, gateway port -> MPLS-over-UDP (checks, TTL, LPM, next hop, encap, queue, flush).
  * Ports are sinks that count what they are given; the frames are re-used batch after batch,
  * and the run fails if anything was dropped.
+ *
+ * With `--against=DIR` (another build's dist/), the same scenarios instead run
+ * against that build in one process (see pipeline-ab.ts).
  */
 import { EventEmitter } from 'node:events';
 import { Dataplane } from '../src/dataplane/dataplane.js';
@@ -98,6 +101,8 @@ class Feed {
 export const suite: Suite = {
   description: 'dataplane pipeline per packet (bridge, decap, routed) vs bare encap and a copy, 64 B, no kernel I/O',
   async run(ctx) {
+    const against = ctx.args.find((a) => a.startsWith('--against='));
+    if (against !== undefined) return (await import('./pipeline-ab.js')).runAgainst(ctx, against.slice('--against='.length));
     const t = ctx.args.includes('--quick') ? 0.3 : 1;
     const rows: BenchRow[] = [];
     const macA = 0x02fc18000001;

@@ -50,6 +50,8 @@ constexpr int kGsoSize = 4;
 constexpr int kCsumStart = 6;
 constexpr int kCsumOffset = 8;
 constexpr uint8_t kNeedsCsum = 1;
+constexpr uint8_t kGsoUdpTunnel4 = 0x20;  // Linux 6.17, OR-ed with TCPV4/TCPV6/UDP_L4
+constexpr uint8_t kGsoUdpTunnel6 = 0x40;
 }  // namespace vnet
 
 constexpr unsigned kChunk = 64;  // messages per recvmmsg
@@ -140,7 +142,7 @@ napi_value VnetReadBatch(napi_env env, napi_callback_info info) {
   if (a.Failed()) return nullptr;
   const size_t nn = static_cast<size_t>(n < 0 ? 0 : n);
   if (stlen < stat::kCount || n < 0 || nn > sllen || nn > slen || nn > llen || nn > m.len || cap <= 0 ||
-      (hdr != 10 && hdr != 12) || sp.count < 0 || static_cast<size_t>(sp.count) > splen ||
+      (hdr != 10 && hdr != 12 && hdr != 24) || sp.count < 0 || static_cast<size_t>(sp.count) > splen ||
       (sp.count > 0 && (sp.room <= static_cast<uint64_t>(cap) || sp.headroom < static_cast<uint64_t>(hdr)))) {
     return RangeError(env, "vnetReadBatch: bad count, capacity or arrays");
   }
@@ -227,12 +229,12 @@ napi_value VnetWriteBatch(napi_env env, napi_callback_info info) {
   double* st = a.F64(13, &stlen);
   if (a.Failed()) return nullptr;
   if (stlen < stat::kCount || from < 0 || to < from || static_cast<size_t>(to) > slen ||
-      static_cast<size_t>(to) > llen || static_cast<size_t>(to) > m.len || (hdr != 10 && hdr != 12)) {
+      static_cast<size_t>(to) > llen || static_cast<size_t>(to) > m.len || (hdr != 10 && hdr != 12 && hdr != 24)) {
     return RangeError(env, "vnetWriteBatch: bad range or arrays");
   }
   st[stat::kStopErrno] = 0;
   st[stat::kTxCalls] += 1;
-  uint8_t vh[12];
+  uint8_t vh[24];
   uint32_t i = static_cast<uint32_t>(from);
   double sent = 0, bytes = 0;
   while (i < static_cast<uint32_t>(to)) {
@@ -254,6 +256,17 @@ napi_value VnetWriteBatch(napi_env env, napi_callback_info info) {
     if ((flags & vnet::kNeedsCsum) != 0) {
       Put16(vh + vnet::kCsumStart, m.csum_start[i]);
       Put16(vh + vnet::kCsumOffset, m.csum_offset[i]);
+    }
+    // UDP-tunnel GSO (24-byte header, Linux 6.17): the outer UDP and the inner
+    // network header offsets, read from the frame: Ethernet, IPv4 or IPv6
+    // (no extension headers), UDP, an 8-byte tunnel header (VXLAN), Ethernet.
+    if (hdr == 24 && (type & (vnet::kGsoUdpTunnel4 | vnet::kGsoUdpTunnel6)) != 0 && l >= 14 + 40 + 16 + 14) {
+      const uint8_t* f = u8 + s;
+      const uint32_t th = (f[12] == 0x86 && f[13] == 0xdd) ? 14 + 40 : 14 + ((f[14] & 0x0f) << 2);
+      uint32_t nh = th + 16 + 14;
+      if (nh + 2 <= l && f[nh - 2] == 0x81 && f[nh - 1] == 0x00) nh += 4;  // an inner VLAN tag
+      Put16(vh + 20, static_cast<uint16_t>(th));
+      Put16(vh + 22, static_cast<uint16_t>(nh));
     }
     struct iovec iov[2] = {{vh, static_cast<size_t>(hdr)}, {u8 + s, l}};
     ssize_t r = writev(fd, iov, 2);

@@ -25,6 +25,10 @@
 #ifndef TUN_F_USO6
 #define TUN_F_USO6 0x40
 #endif
+// UDP-tunnel GSO (Linux 6.17): needs the 24-byte virtio_net_hdr_v1_hash_tunnel header.
+#ifndef TUN_F_UDP_TUNNEL_GSO
+#define TUN_F_UDP_TUNNEL_GSO 0x080
+#endif
 
 namespace vtep {
 namespace {
@@ -32,11 +36,13 @@ namespace {
 // Asks for checksum offload, TSO (v4, v6, ECN) and USO, dropping USO and then
 // everything but the checksum when the kernel refuses (EINVAL: unknown bits).
 // Returns the bits granted, or -errno when even TUN_F_CSUM is refused.
-int ProbeOffloads(int fd) {
+// With `tunnel` (a 24-byte header), UDP-tunnel GSO is asked for first.
+int ProbeOffloads(int fd, bool tunnel) {
   const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-  const unsigned tries[] = {base | TUN_F_USO4 | TUN_F_USO6, base, TUN_F_CSUM};
+  const unsigned tries[] = {base | TUN_F_USO4 | TUN_F_USO6 | TUN_F_UDP_TUNNEL_GSO, base | TUN_F_USO4 | TUN_F_USO6, base, TUN_F_CSUM};
   int err = 0;
   for (unsigned want : tries) {
+    if (!tunnel && (want & TUN_F_UDP_TUNNEL_GSO) != 0) continue;
     if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(want)) == 0) return static_cast<int>(want);
     err = errno;
     if (err != EINVAL) break;
@@ -220,7 +226,7 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
     }
     // Offloads are a property of the device: setting them on one queue is enough.
     if (err == 0 && offloads) {
-      granted = ProbeOffloads(fds[0]);
+      granted = ProbeOffloads(fds[0], vnet_size == 24);
       if (granted < 0) {
         err = -granted;
         failed = "ioctl(TUNSETOFFLOAD)";

@@ -40,6 +40,12 @@ With "control": { "etcd": { "endpoints": [...] } } it joins a fleet: it
 publishes this host in etcd and programs flood lists, remote MACs, ARP
 entries and routes from the other hosts (docs/control.md).
 
+TAPs get a virtio-net header and offloads (a port's "offloads": false turns
+them off): a guest's TCP super-frames are cut into segments for the tunnel.
+"underlay": { ..., "tap": { "name", "mac", "nextHopMac" } } (experimental)
+sends through a TAP you bridge with the uplink, whole super-frames as
+UDP-tunnel GSO packets (Linux 6.17); the sockets still receive.
+
 Counters are printed as one JSON line on standard output every
 --stats-interval seconds and on SIGUSR1 (with per-stage counters under
 "nodes"). SIGUSR2 traces the next 20 packets through the pipeline stages

@@ -93,6 +93,16 @@ export interface UnderlayInput {
   ttl?: number;
   /** The underlay's MTU: the largest outer IP packet. Default 1500. */
   mtu?: number;
+  /**
+   * Experimental: send as frames through a TAP of this name (created in
+   * `netns`; bridge it with the uplink that holds `address` yourself), while
+   * the kernel sockets still receive. A guest's TCP super-frame then leaves
+   * whole, as one UDP-tunnel GSO packet (Linux 6.17; VXLAN over IPv4), where
+   * a socket sends 45 datagrams that a kernel peer handles one by one.
+   * `mac`: the source MAC of what we send; `nextHopMac`: the peer's or the
+   * router's (no ARP through the TAP yet).
+   */
+  tap?: { name: string; mac: string; nextHopMac: string };
 }
 
 /** A whole VSWITCH.json. */

@@ -106,6 +106,13 @@ export interface UnderlayConfig {
   ttl: number;
   /** The underlay's MTU (outer IP packet). */
   mtu: number;
+  /**
+   * Send as frames through a TAP (the user bridges it with the uplink that
+   * holds `address`); the sockets still receive. Whole super-frames go out as
+   * UDP-tunnel GSO packets where the kernel has them (Linux 6.17). `mac` is
+   * the source MAC, `nextHopMac` the peer's or router's.
+   */
+  tap?: { name: string; mac: number; nextHopMac: number };
 }
 
 /** The Prometheus endpoint of `vtep run`. */
@@ -247,7 +254,7 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   const top = obj('config', input);
   onlyKeys('', top, ['underlay', 'bridges', 'vrfs', 'macLimit', 'ageSeconds', 'busyPollUs', 'metrics', 'control']);
   const u = obj('underlay', top.underlay);
-  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu']);
+  onlyKeys('underlay', u, ['address', 'vxlanPort', 'mplsPort', 'gre', 'netns', 'peers', 'udp6ZeroChecksumRx', 'ttl', 'mtu', 'tap']);
   const underlay: UnderlayConfig = {
     address: ip('underlay.address', u.address),
     vxlanPort: u.vxlanPort === undefined ? 4789 : int('underlay.vxlanPort', u.vxlanPort, 1, 65535),
@@ -259,6 +266,14 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     ttl: u.ttl === undefined ? 64 : int('underlay.ttl', u.ttl, 1, 255),
     mtu: u.mtu === undefined ? 1500 : int('underlay.mtu', u.mtu, 1280, 65535),
   };
+  if (u.tap !== undefined) {
+    const t = obj('underlay.tap', u.tap);
+    onlyKeys('underlay.tap', t, ['name', 'mac', 'nextHopMac']);
+    if (typeof t.name !== 'string' || !IFNAME.test(t.name)) throw invalidConfig('underlay.tap.name', t.name, 'a device name of 1-15 characters without "/", ":" or spaces');
+    if (t.mac === undefined) throw invalidConfig('underlay.tap.mac', t.mac, 'our underlay MAC (required with a TAP)');
+    if (t.nextHopMac === undefined) throw invalidConfig('underlay.tap.nextHopMac', t.nextHopMac, 'the next hop\'s MAC (required with a TAP)');
+    underlay.tap = { name: t.name, mac: mac('underlay.tap.mac', t.mac), nextHopMac: mac('underlay.tap.nextHopMac', t.nextHopMac) };
+  }
   if (underlay.vxlanPort === underlay.mplsPort) throw invalidConfig('underlay.mplsPort', underlay.mplsPort, `a port other than underlay.vxlanPort ${underlay.vxlanPort}`);
   const family = ipFamily(underlay.address);
   const sameFamily = (path: string, a: string): void => {

@@ -212,7 +212,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
   // ---------------------------------------------------------------- underlay
 
   /** Configures the underlay: our address, ports, peers; frame mode with `port`. */
-  setUnderlay(o: UnderlayOptions): void {
+  setUnderlay(o: UnderlayOptions, owned = false): void {
     if (this.rt.underlay !== undefined) throw new VtepError('ERR_EXISTS', 'underlay: already set');
     const address = parseIp(o.address, 'address');
     const vxlanPort = checkInt('vxlanPort', o.vxlanPort ?? 4789, 1, 65535);
@@ -231,7 +231,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       raw: [],
     };
     if (o.port !== undefined) {
-      const id = this.attach(o.port, PortRole.UNDERLAY, 0, false);
+      const id = this.attach(o.port, PortRole.UNDERLAY, 0, owned);
       this.entry(id).depth = UnderlayDepth.FRAME;
       this.rt.underlay.framePort = id;
     }
@@ -243,7 +243,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
    */
   addUnderlaySocket(port: Port & { localPort?: number; family?: number }, owned = false): number {
     const u = this.requireUnderlay();
-    if (u.framePort >= 0) throw new VtepError('ERR_INVALID_ARG', 'underlay: in frame mode (setUnderlay({ port })); sockets do not mix with it');
+    // With a frame port (setUnderlay({ port })) as well, sockets only receive: tunnels send through the frame port.
     if (port === null || typeof port !== 'object' || (port.kind !== 'udp' && port.kind !== 'raw')) throw invalidArg('port', port?.kind, 'a UDP or raw IP socket');
     const localPort = port.localPort ?? 0;
     if (port.kind === 'udp' && localPort !== u.vxlanPort && localPort !== u.mplsPort) {
@@ -453,8 +453,12 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.batch = b;
     rt.ingress = e;
     rt.now = rt.clock();
-    this.graph.run(e.role === PortRole.UNDERLAY ? this.underlayInput : this.portInput);
-    if (e.role === PortRole.UNDERLAY) {
+    if (e.role !== PortRole.UNDERLAY) {
+      // port-input's fused fast path (see PortInputStage.admit), else its graph pass.
+      if (!this.graph.traceWanted && this.portInput.admit(n)) this.graph.drain();
+      else this.graph.run(this.portInput);
+    } else {
+      this.graph.run(this.underlayInput);
       // Coalesced UDP buffers were split into datagrams: they run as a batch of their own.
       const t = this.underlayInput.takeTrains();
       if (t !== null) {

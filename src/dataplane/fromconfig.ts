@@ -34,7 +34,22 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
     const u = c.underlay;
     const uo: UnderlayOptions = { address: u.address, vxlanPort: u.vxlanPort, mplsPort: u.mplsPort, udp6ZeroChecksumRx: u.udp6ZeroChecksumRx, ttl: u.ttl, mtu: u.mtu };
     if (u.peers !== undefined) uo.peers = u.peers;
-    at('underlay', () => dp.setUnderlay(uo));
+    if (u.tap !== undefined) {
+      // Sending as frames through a TAP: a 24-byte virtio-net header for UDP-tunnel GSO (see gso-segment).
+      uo.port = TapDevice.open({ name: u.tap.name, up: true, persist: false, vnetHdr: true, vnetHdrSize: 24, offloads: true, ...(u.netns === undefined ? {} : { netns: u.netns }) });
+      uo.mac = u.tap.mac;
+      uo.nextHopMac = u.tap.nextHopMac;
+    }
+    at('underlay', () => {
+      try {
+        dp.setUnderlay(uo, true);
+      } catch (err) {
+        uo.port?.close(); // not attached: the dataplane will not close it
+        throw err;
+      }
+    });
+    // With underlay.tap the sockets still receive (a kernel VTEP's super-packets reach them whole):
+    // the TAP only sends.
     const needs = socketsNeeded(c);
     // UDP GRO on receive; 16 more sockets to send each flow from its own source port (RFC 7348 §5, docs/io.md).
     const sock = { address: u.address, reusePort: true, gro: true, srcPorts: 16, sndbuf: 4 << 20, rcvbuf: 4 << 20, ...(u.netns === undefined ? {} : { netns: u.netns }) };

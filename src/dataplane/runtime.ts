@@ -233,6 +233,14 @@ export class Runtime {
   }
 
   /** The remote index of a decapsulated packet's outer source; registered on first sight (-1 when full). */
+  /** Whether tunnel ti's underlay port takes whole super-frames: a TAP with the 24-byte header and UDP-tunnel GSO granted. */
+  tunnelGso(ti: number): boolean {
+    const e = this.ports[this.tunnels.port[ti]!];
+    if (e === undefined) return false;
+    const p = e.port as { vnetHdrSize?: number; offloads?: { udpTunnel?: boolean } };
+    return p.vnetHdrSize === 24 && p.offloads?.udpTunnel === true;
+  }
+
   peerRemote(family: number, words: Uint32Array): number {
     let r = family === 4 ? this.remotes.find4At(words, 0) : this.remotes.find6(words, 0);
     if (r < 0 && family === this.underlay!.address.family) {

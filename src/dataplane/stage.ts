@@ -52,6 +52,10 @@ export abstract class Stage {
     return '';
   }
 
+  // to(), drop() and sent() are called per packet from every stage and inlined
+  // there: their tracing branch is one call (traceStep), so that their bytecode
+  // stays small and leaves the stage's inlining budget to its own callees.
+
   /** Sends packet i to next stage k. */
   protected to(k: number, i: number): void {
     // Vectors and their lengths live in the runtime, one typed array each, so
@@ -60,7 +64,7 @@ export abstract class Stage {
     const t = this.nextIdx[k]!;
     rt.vecs[t]![rt.vn[t]!++] = i;
     // nextCounts[k] for stage nexts is added per vector by the graph (what the target's vector grew by).
-    if (rt.tracing && rt.traceId[i] !== 0) rt.graph.step(this, i, this.nextNames[k]!, 0);
+    if (rt.tracing) this.traceStep(i, k, 0, 1);
   }
 
   /**
@@ -69,7 +73,7 @@ export abstract class Stage {
    * traced packet, as to() does. Call only when rt.tracing.
    */
   protected traced(k: number, i: number): void {
-    if (this.rt.traceId[i] !== 0) this.rt.graph.step(this, i, this.nextNames[k]!, 0);
+    this.traceStep(i, k, 0, 1);
   }
 
   /** Sends all of vec[0 .. n) to next stage k at once (no tracing: callers check rt.tracing first). */
@@ -86,14 +90,22 @@ export abstract class Stage {
   /** Drops packet i for `reason`, counted here, on the dataplane and on the ingress port. */
   protected drop(i: number, reason: number): void {
     this.dropCounts[reason]!++;
-    this.rt.drop(i, reason);
-    if (this.rt.tracing && this.rt.traceId[i] !== 0) this.rt.graph.step(this, i, 'drop', reason);
+    const rt = this.rt;
+    rt.drop(i, reason);
+    if (rt.tracing) this.traceStep(i, -1, reason, 1);
   }
 
   /** Counts packet i (or `copies` of it) as leaving by pseudo-next k ('tx', 'hold'). */
   protected sent(k: number, i: number, copies = 1): void {
     this.nextCounts[k]! += copies;
-    if (this.rt.tracing && this.rt.traceId[i] !== 0) this.rt.graph.step(this, i, copies === 1 ? this.nextNames[k]! : `${this.nextNames[k]} x${copies}`, 0);
+    if (this.rt.tracing) this.traceStep(i, k, 0, copies);
+  }
+
+  /** Records packet i's step (next k, or a drop for `reason` when k < 0) if it is traced. */
+  private traceStep(i: number, k: number, reason: number, copies: number): void {
+    if (this.rt.traceId[i] === 0) return;
+    const next = k < 0 ? 'drop' : copies === 1 ? this.nextNames[k]! : `${this.nextNames[k]} x${copies}`;
+    this.rt.graph.step(this, i, next, reason);
   }
 }
 
@@ -150,6 +162,11 @@ export class Graph {
     if (this.traceLeft > 0) this.startTraces(n);
     this.drain();
     if (rt.tracing) this.endTraces();
+  }
+
+  /** Whether packets are waiting to be traced (the next batch must go through run()). */
+  get traceWanted(): boolean {
+    return this.traceLeft > 0;
   }
 
   /** Runs stages in order until none has work. */

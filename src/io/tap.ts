@@ -49,7 +49,7 @@ import { FdPort, FATAL_ERRNOS, checkRange, errnoInfo, freeSpares, nativeError, n
 const EIO = osConstants.errno.EIO;
 
 /** TUNSETOFFLOAD bits (linux/if_tun.h; USO from 6.2). */
-export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;
+export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40, UDP_TUNNEL_GSO: 0x80 } as const;
 
 /** virtio-net header values of Batch.vflags and Batch.gsoType (linux/virtio_net.h). */
 export const VnetFlag = { NEEDS_CSUM: 1, DATA_VALID: 2 } as const;
@@ -66,6 +66,12 @@ export interface TapOffloads {
   /** UDP super-frames (USO, gso_type UDP_L4), Linux 6.2 and later. */
   uso4: boolean;
   uso6: boolean;
+  /**
+   * UDP-tunnel GSO (Linux 6.17): a whole encapsulated super-frame written as
+   * one frame (vnetHdrSize 24 only): the kernel segments it, or a peer on a
+   * veth takes it whole.
+   */
+  udpTunnel: boolean;
 }
 
 function offloadsOf(bits: number): TapOffloads {
@@ -76,6 +82,7 @@ function offloadsOf(bits: number): TapOffloads {
     tsoEcn: (bits & TUN_F.TSO_ECN) !== 0,
     uso4: (bits & TUN_F.USO4) !== 0,
     uso6: (bits & TUN_F.USO6) !== 0,
+    udpTunnel: (bits & TUN_F.UDP_TUNNEL_GSO) !== 0,
   });
 }
 
@@ -86,8 +93,8 @@ export interface TapOptions {
   netns?: string;
   /** IFF_VNET_HDR: a virtio-net header before every frame. Default false. */
   vnetHdr?: boolean;
-  /** Size of that header: 10 (virtio_net_hdr) or 12 (with num_buffers). Default 12. */
-  vnetHdrSize?: 10 | 12;
+  /** Size of that header: 10 (virtio_net_hdr), 12 (with num_buffers) or 24 (virtio_net_hdr_v1_hash_tunnel: UDP-tunnel GSO, Linux 6.17). Default 12. */
+  vnetHdrSize?: 10 | 12 | 24;
   /**
    * TUNSETOFFLOAD: checksum offload, TSO4/6 with ECN, and USO4/6 where the
    * kernel has it (probed; see `offloads`). Implies vnetHdr. Super-frames need a
@@ -294,7 +301,7 @@ export class TapDevice extends TapQueue {
     const vnetHdr = (checkBool('vnetHdr', options.vnetHdr) ?? false) || offloads;
     if (offloads && options.vnetHdr === false) throw invalidArg('vnetHdr', false, 'true or unset with offloads: true');
     const vnetHdrSize = vnetHdr ? (options.vnetHdrSize ?? 12) : 0;
-    if (vnetHdr && vnetHdrSize !== 10 && vnetHdrSize !== 12) throw invalidArg('vnetHdrSize', options.vnetHdrSize, '10 or 12');
+    if (vnetHdr && vnetHdrSize !== 10 && vnetHdrSize !== 12 && vnetHdrSize !== 24) throw invalidArg('vnetHdrSize', options.vnetHdrSize, '10, 12 or 24');
     const multiQueue = checkBool('multiQueue', options.multiQueue) ?? false;
     const queues = checkInt('queues', options.queues ?? 1, 1, MAX_QUEUES);
     if (queues > 1 && !multiQueue) throw invalidArg('queues', queues, '1 unless multiQueue is true');

@@ -62,6 +62,16 @@ test('every mistake names the field and the value', () => {
   bad((c) => (c.vrfs.push({ name: 'red' })), /^vrfs\[1\]\.name: "red" is already used by vrfs\[0\]\.name$/);
   bad((c) => (c.bridges[0].ports[0].offloads = 'yes'), /^bridges\[0\]\.ports\[0\]\.offloads: "yes"/);
   bad((c) => (c.vrfs[0].ports[0].offloads = 1), /^vrfs\[0\]\.ports\[0\]\.offloads: 1/);
+  bad((c) => (c.underlay.tap = { name: 'u/0', mac: '02:00:00:00:00:01', nextHopMac: '02:00:00:00:00:02' }), /^underlay\.tap\.name: "u\/0"/);
+  bad((c) => (c.underlay.tap = { name: 'u0', nextHopMac: '02:00:00:00:00:02' }), /^underlay\.tap\.mac: undefined/);
+  bad((c) => (c.underlay.tap = { name: 'u0', mac: '02:00:00:00:00:01', nextHopMac: 'x' }), /^underlay\.tap\.nextHopMac: "x"/);
+  bad((c) => (c.underlay.tap = { name: 'u0', mac: '02:00:00:00:00:01', nextHopMac: '02:00:00:00:00:02', colour: 1 }), /^underlay\.tap\.colour: 1 is not a known field/);
+});
+
+test('underlay.tap: the MACs parsed', () => {
+  const c = structuredClone(EXAMPLE) as any;
+  c.underlay.tap = { name: 'vtepu0', mac: '02:fc:18:00:00:01', nextHopMac: '02:fc:18:00:00:02' };
+  assert.equal(parseVswitchConfig(c).underlay.tap, { name: 'vtepu0', mac: 0x02fc18000001, nextHopMac: 0x02fc18000002 });
 });
 
 test('a TAP port may turn its offloads off (default: on, left unset)', () => {

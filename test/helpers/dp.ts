@@ -19,6 +19,26 @@ export class Sink extends MemoryPort {
   }
 }
 
+/**
+ * A port that takes a virtio-net header (as a TAP opened with one): keeps each
+ * frame's offload fields. `hdr` 24 with `udpTunnel`: an underlay TAP that took
+ * UDP-tunnel GSO.
+ */
+export class VnetSink extends Sink {
+  readonly offl: { gsoType: number; gsoSize: number; vflags: number; hdrLen: number; csumStart: number }[] = [];
+  readonly offloads: { udpTunnel: boolean };
+  constructor(name: string, readonly vnetHdrSize = 12, udpTunnel = false) {
+    super(name);
+    this.offloads = { udpTunnel };
+  }
+  override writeBatch(batch: Batch, from = 0, to = batch.count): number {
+    for (let i = from; i < to; i++) {
+      this.offl.push({ gsoType: batch.gsoType[i]!, gsoSize: batch.gsoSize[i]!, vflags: batch.vflags[i]!, hdrLen: batch.hdrLen[i]!, csumStart: batch.csumStart[i]! });
+    }
+    return super.writeBatch(batch, from, to);
+  }
+}
+
 /** A port whose writes take nothing while its link is up: the dataplane counts tx-error. */
 export class RefusingPort extends MemoryPort {
   constructor(name: string) {

@@ -13,11 +13,19 @@
  * super-frame), so the UDP socket's writer sends them as one UDP GSO message.
  * The payload is copied once, into the segments (the kernel copies it on
  * sendmsg as well); the checksum is summed over the copy's source.
+ *
+ * Over an underlay TAP that took UDP-tunnel GSO (Linux 6.17, a 24-byte
+ * virtio-net header; `underlay.tap`), a VXLAN-over-IPv4 super-frame is not
+ * cut at all: it is encapsulated whole and written as one frame whose header
+ * tells the kernel to segment it (or a peer on a veth to take it whole, as
+ * it takes a kernel VTEP's).
  */
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool, payloadHash } from '../../tunnel/encap.js';
 import { Depth, Payload } from '../../tunnel/tunnel.js';
-import { segment, Segments, SegFlag } from '../../tunnel/segment.js';
+import { TunnelProto } from '../../tunnel/protos.js';
+import { segment, Segments, SegFlag, superHeaderLen } from '../../tunnel/segment.js';
+import { VnetGso } from '../../wire/virtio.js';
 import { Stage } from '../stage.js';
 import type { Runtime } from '../runtime.js';
 
@@ -29,9 +37,10 @@ export class GsoSegmentStage extends Stage {
   readonly name = 'gso-segment';
   readonly nextNames = ['tx'] as const;
   readonly reasons = [Reason['no-buffer'], Reason['too-big'], Reason.unsupported, Reason.truncated, Reason['bad-length'], Reason['bad-header']];
-  /** Super-frames cut, and the segments they made. */
+  /** Super-frames cut, and the segments they made; super-frames sent whole (UDP-tunnel GSO). */
   superFrames = 0;
   segments = 0;
+  whole = 0;
   private readonly seg: GsoSegmenter;
 
   constructor(rt: Runtime) {
@@ -45,7 +54,10 @@ export class GsoSegmentStage extends Stage {
       const i = vec[k]!;
       const r = this.seg.encapAndQueue(i, out[i]!);
       if (r > 0) this.drop(i, r);
-      else {
+      else if (this.seg.whole) {
+        this.whole++;
+        this.sent(TX, i);
+      } else {
         this.superFrames++;
         this.segments += this.seg.made;
         this.sent(TX, i, this.seg.made);
@@ -54,7 +66,7 @@ export class GsoSegmentStage extends Stage {
   }
 
   override counters(): Record<string, number> {
-    return { superFrames: this.superFrames, segments: this.segments };
+    return { superFrames: this.superFrames, segments: this.segments, whole: this.whole };
   }
 
   override info(i: number): string {
@@ -69,8 +81,9 @@ export class GsoSegmentStage extends Stage {
  * l2-flood (a super-frame flooded to remotes is cut once per remote).
  */
 export class GsoSegmenter {
-  /** Segments queued by the last call. */
+  /** Segments queued by the last call; whether it went whole (UDP-tunnel GSO) instead. */
   made = 0;
+  whole = false;
   private readonly out = new Segments(MAX_SEGS);
   private readonly slots = new Uint32Array(MAX_SEGS);
   private readonly starts = new Uint32Array(MAX_SEGS);
@@ -88,6 +101,10 @@ export class GsoSegmenter {
     const len = b.len[i]!;
     const gso = b.gsoSize[i]!;
     this.made = 0;
+    this.whole = false;
+    if (t.depth === Depth.FRAME && t.proto === TunnelProto.VXLAN && t.family === 4 && !t.udpChecksum && len + t.hdrLen - 14 <= 0xffff && rt.tunnelGso(ti)) {
+      return this.encapWhole(i, ti);
+    }
     // Segments needed; every one of them gets a slot with the tunnel's headroom.
     const n = gso === 0 ? 0 : Math.ceil(len / gso);
     if (n === 0 || n > MAX_SEGS) return Reason.unsupported;
@@ -119,6 +136,30 @@ export class GsoSegmenter {
       }
       pool.free(c); // the queue holds its own reference
     }
+    return 0;
+  }
+
+  /**
+   * The super-frame encapsulated whole and queued as one frame with a
+   * UDP-tunnel GSO header: gso_type gains the tunnel bit, the header length
+   * and checksum start move by the outer headers (gso_size, the MSS, stays).
+   */
+  private encapWhole(i: number, ti: number): number {
+    const rt = this.rt;
+    const b = rt.batch;
+    const pool = rt.pool;
+    const t = rt.tunnels.list[ti]!;
+    const s = b.start[i]!;
+    const len = b.len[i]!;
+    const hl = superHeaderLen(pool.u8, s, len);
+    if (hl === 0) return Reason.unsupported;
+    const h = payloadHash(t, pool.u8, s, len);
+    const ns = encapInPool(t, pool, s, len, h);
+    const over = s - ns;
+    if (!rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + over, h)) return 0; // counted there (no-port)
+    rt.tx.offloadLast(rt.tunnels.port[ti]!, b.gsoType[i]! | VnetGso.UDP_TUNNEL_IPV4, b.gsoSize[i]!, hl + over, b.vflags[i]!, b.csumStart[i]! + over, b.csumOffset[i]!);
+    this.whole = true;
+    this.made = 1;
     return 0;
   }
 }

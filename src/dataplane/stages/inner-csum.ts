@@ -47,27 +47,26 @@ function mayBePartial(u8: Uint8Array, l3: number, end: number): number {
   let proto: number;
   let l4: number;
   let l4len: number;
-  let sum: number;
   if (ver === 4) {
     proto = u8[l3 + Ipv4.PROTO]!;
     if ((proto !== IpProto.TCP && proto !== IpProto.UDP) || (u16(u8, l3 + Ipv4.FLAGS_FRAG) & 0x3fff) !== 0) return 0;
     const hl = (u8[l3]! & 0x0f) << 2;
     l4 = l3 + hl;
     l4len = u16(u8, l3 + Ipv4.TOTAL_LEN) - hl;
-    sum = u16(u8, l3 + 12) + u16(u8, l3 + 14) + u16(u8, l3 + 16) + u16(u8, l3 + 18);
   } else if (ver === 6) {
     proto = u8[l3 + Ipv6.NEXT_HEADER]!;
     if (proto !== IpProto.TCP && proto !== IpProto.UDP) return 1; // extension headers: the full walk decides
     l4 = l3 + Ipv6.HEADER_LEN;
     l4len = u16(u8, l3 + Ipv6.PAYLOAD_LEN);
-    sum = 0;
-    for (let q = 8; q < 40; q += 2) sum += u16(u8, l3 + q);
   } else return 0;
   if (l4len < (proto === IpProto.TCP ? 20 : 8) || l4 + l4len > end) return 1;
-  if (proto === IpProto.UDP) l4len = u16(u8, l4 + 4);
   const field = u16(u8, l4 + (proto === IpProto.TCP ? 16 : 6));
+  // UDP over IPv4 without a checksum: nothing to finish (tested before any summing).
   if (proto === IpProto.UDP && ver === 4 && field === 0) return 0;
-  sum += proto + l4len;
+  if (proto === IpProto.UDP) l4len = u16(u8, l4 + 4);
+  let sum = proto + l4len;
+  if (ver === 4) sum += u16(u8, l3 + 12) + u16(u8, l3 + 14) + u16(u8, l3 + 16) + u16(u8, l3 + 18);
+  else for (let q = 8; q < 40; q += 2) sum += u16(u8, l3 + q);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return field === sum ? 1 : 0;
 }

@@ -42,6 +42,10 @@ export class IpGatewayStage extends Stage {
     const v = rt.vrfs[e.owner]!;
     const rmHi = Math.floor(e.routerMac / 0x100000000);
     const rmLo = e.routerMac >>> 0;
+    // ip-route's vector is appended to through locals (see Stage.traced).
+    const tracing = rt.tracing;
+    const tR = this.nextIdx[IP_ROUTE]!;
+    const vR = rt.vecs[tR]!;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
@@ -69,14 +73,16 @@ export class IpGatewayStage extends Stage {
           this.answer(i, s, echoReply4(u8, s, l3, end, e.gw4));
           continue;
         }
-        this.to(IP_ROUTE, i);
+        vR[rt.vn[tR]!++] = i;
+        if (tracing) this.traced(IP_ROUTE, i);
       } else if (type === EtherType.IPV6) {
         const g = e.gw6;
         if (g !== null && u32(u8, l3 + Ipv6.DST) === g[0] && u32(u8, l3 + Ipv6.DST + 4) === g[1] && u32(u8, l3 + Ipv6.DST + 8) === g[2] && u32(u8, l3 + Ipv6.DST + 12) === g[3]) {
           this.answer(i, s, echoReply6(u8, s, l3, end, g));
           continue;
         }
-        this.to(IP_ROUTE, i);
+        vR[rt.vn[tR]!++] = i;
+        if (tracing) this.traced(IP_ROUTE, i);
       } else {
         this.drop(i, Reason.unsupported);
       }

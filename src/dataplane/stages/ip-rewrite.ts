@@ -36,6 +36,10 @@ export class IpRewriteStage extends Stage {
     const b = rt.batch;
     const nhs = rt.nexthops;
     const slotSize = rt.pool.slotSize;
+    // tunnel-encap's vector is appended to through locals (see Stage.traced).
+    const tracing = rt.tracing;
+    const tE = this.nextIdx[TUNNEL_ENCAP]!;
+    const vE = rt.vecs[tE]!;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const nh = rt.out[i]!;
@@ -60,7 +64,8 @@ export class IpRewriteStage extends Stage {
         }
         moveStart(b, i, ps, end);
         rt.out[i] = ti;
-        this.to(TUNNEL_ENCAP, i);
+        vE[rt.vn[tE]!++] = i;
+        if (tracing) this.traced(TUNNEL_ENCAP, i);
         continue;
       }
       const out = nhs.port[nh]!;

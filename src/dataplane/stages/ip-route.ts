@@ -35,12 +35,27 @@ export class IpRouteStage extends Stage {
     const b = rt.batch;
     const nhs = rt.nexthops;
     const w = rt.words;
+    const l3s = rt.l3;
+    const owner = rt.owner;
+    const flags = rt.flags;
+    const out = rt.out;
+    // The VRF stays in a local across a run of packets of one owner (run() is called with n > 0).
+    let vi = owner[vec[0]!]!;
+    let vrf = rt.vrfs[vi]!.vrf;
+    // ip-rewrite's vector is appended to through locals (see Stage.traced).
+    const tracing = rt.tracing;
+    const tW = this.nextIdx[IP_REWRITE]!;
+    const vW = rt.vecs[tW]!;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
-      const l3 = rt.l3[i]!;
+      const l3 = l3s[i]!;
       const end = b.start[i]! + b.len[i]!;
-      const v = rt.vrfs[rt.owner[i]!]!;
-      const local = (rt.flags[i]! & PktFlag.LOCAL) !== 0;
+      const o = owner[i]!;
+      if (o !== vi) {
+        vi = o;
+        vrf = rt.vrfs[o]!.vrf;
+      }
+      const local = (flags[i]! & PktFlag.LOCAL) !== 0;
       const ver = u8[l3]! >>> 4;
       let value: number;
       let ipEnd: number;
@@ -65,7 +80,7 @@ export class IpRouteStage extends Stage {
           continue;
         }
         ipEnd = l3 + total;
-        value = v.vrf.v4.lookup(u32(u8, l3 + Ipv4.DST));
+        value = vrf.v4.lookup(u32(u8, l3 + Ipv4.DST));
         if (value < 0) {
           this.fail(i, Reason['no-route'], IcmpWhy.NET);
           continue;
@@ -93,7 +108,7 @@ export class IpRouteStage extends Stage {
           continue;
         }
         for (let q = 0; q < 4; q++) w[q] = u32(u8, l3 + Ipv6.DST + 4 * q);
-        value = v.vrf.v6.lookup(w, 0);
+        value = vrf.v6.lookup(w, 0);
         if (value < 0) {
           this.fail(i, Reason['no-route'], IcmpWhy.NET);
           continue;
@@ -110,8 +125,9 @@ export class IpRouteStage extends Stage {
         this.drop(i, Reason['no-route']); // a blackhole route: dropped, not answered
         continue;
       }
-      rt.out[i] = nh;
-      this.to(IP_REWRITE, i);
+      out[i] = nh;
+      vW[rt.vn[tW]!++] = i;
+      if (tracing) this.traced(IP_REWRITE, i);
     }
   }
 

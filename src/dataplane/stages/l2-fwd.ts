@@ -30,14 +30,18 @@ export class L2FwdStage extends Stage {
     const fdb = rt.fdb;
     const tx = rt.tx;
     const ingress = rt.ingress.id;
+    // Frames of a vector mostly share their destination: the last lookup (and
+    // the tunnel it gave) is reused for an equal (bridge, MAC).
     let cBd = -1;
     let cHi = -1;
     let cLo = -1;
     let cached = -1;
+    let cTunnel = -1;
     const tracing = rt.tracing;
     const tE = this.nextIdx[TUNNEL_ENCAP]!;
     const vE = rt.vecs[tE]!;
     let nE = rt.vn[tE]!;
+    let nTx = 0;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
@@ -48,30 +52,32 @@ export class L2FwdStage extends Stage {
       }
       const bd = owner[i]!;
       const dstLo = u32(u8, s + Eth.DST + 2);
-      let v: number;
-      if (dstHi === cHi && dstLo === cLo && bd === cBd) v = cached;
-      else {
-        v = fdb.lookup(bd, dstHi, dstLo);
+      if (dstHi !== cHi || dstLo !== cLo || bd !== cBd) {
+        cached = fdb.lookup(bd, dstHi, dstLo);
         cBd = bd;
         cHi = dstHi;
         cLo = dstLo;
-        cached = v;
+        cTunnel = -1;
       }
+      const v = cached;
       if (v < 0) this.to(L2_FLOOD, i);
       else if ((v & FDB_REMOTE) !== 0) {
         // Split horizon: what came from the underlay never goes back into it.
         if (remote[i]! >= 0) this.drop(i, Reason.loop);
         else {
-          out[i] = rt.bridgeTunnel(rt.bridges[bd]!, v & (FDB_REMOTE - 1));
+          if (cTunnel < 0) cTunnel = rt.bridgeTunnel(rt.bridges[bd]!, v & (FDB_REMOTE - 1));
+          out[i] = cTunnel;
           vE[nE++] = i;
           if (tracing) this.traced(TUNNEL_ENCAP, i);
         }
       } else if (v === ingress && remote[i]! < 0) this.drop(i, Reason.loop);
-      else {
-        if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!, i)) this.sent(TX, i);
+      else if (tx.enqueue(v, b.slot[i]!, s, b.len[i]!, i)) {
+        nTx++;
+        if (tracing) this.traced(TX, i);
       }
     }
     rt.vn[tE] = nE;
+    this.nextCounts[TX]! += nTx;
   }
 
   override info(i: number): string {

@@ -44,6 +44,35 @@ export class PortInputStage extends Stage {
     }
   }
 
+  /**
+   * The whole stage for a batch with nothing to trace, called by the facade in
+   * place of a graph pass. Fused because the pipeline benchmark showed the pass
+   * of its own (filling the entry vector, then copying it on) cost 3% (bridge)
+   * to 3-6% (routed). When no frame is short, tags them all and queues packets
+   * 0 .. n-1 at the next stage, counted as run() counts; false, with nothing
+   * done, when a frame is short (run() then decides each).
+   */
+  admit(n: number): boolean {
+    const rt = this.rt;
+    const e = rt.ingress;
+    const len = rt.batch.len;
+    const bridge = e.role === PortRole.BRIDGE;
+    const min = bridge ? Eth.HEADER_LEN : Eth.HEADER_LEN + Ipv4.HEADER_LEN;
+    for (let i = 0; i < n; i++) if (len[i]! < min) return false;
+    rt.owner.fill(e.owner, 0, n);
+    rt.remote.fill(-1, 0, n);
+    rt.flags.fill(0, 0, n);
+    const next = bridge ? L2_LEARN : IP_GATEWAY;
+    const t = this.nextIdx[next]!;
+    const v = rt.vecs[t]!;
+    const m = rt.vn[t]!;
+    for (let i = 0; i < n; i++) v[m + i] = i;
+    rt.vn[t] = m + n;
+    this.packets += n;
+    this.nextCounts[next]! += n;
+    return true;
+  }
+
   override info(i: number): string {
     return `${this.rt.batch.len[i]} bytes on ${this.rt.ingress.name}`;
   }

@@ -102,6 +102,18 @@ export class TxStage extends Stage {
     return true;
   }
 
+  /** Sets the offload fields of the entry just queued on `port` (a whole super-frame for a UDP-tunnel GSO port). */
+  offloadLast(port: number, gsoType: number, gsoSize: number, hdrLen: number, vflags: number, csumStart: number, csumOffset: number): void {
+    const q = this.rt.ports[port]!.tx;
+    const k = q.count - 1;
+    q.gsoType[k] = gsoType;
+    q.gsoSize[k] = gsoSize;
+    q.hdrLen[k] = hdrLen;
+    q.vflags[k] = vflags;
+    q.csumStart[k] = csumStart;
+    q.csumOffset[k] = csumOffset;
+  }
+
   /** Appends to a port's queue (writing it first when full); returns the entry index. */
   private push(port: number, slot: number, start: number, len: number): number {
     const q = this.rt.ports[port]!.tx;

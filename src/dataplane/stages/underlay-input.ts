@@ -57,6 +57,20 @@ export class UnderlayInputStage extends Stage {
     const depth = e.depth;
     const addr = b.addr;
     const tc = rt.tunCounters;
+    const owner = rt.owner;
+    const flags = rt.flags;
+    // Both nexts are appended to through locals (see Stage.traced).
+    const tracing = rt.tracing;
+    const tL = this.nextIdx[L2_LEARN]!;
+    const vL = rt.vecs[tL]!;
+    let nL = rt.vn[tL]!;
+    const tR = this.nextIdx[IP_ROUTE]!;
+    const vR = rt.vecs[tR]!;
+    let nR = rt.vn[tR]!;
+    // Packets of a vector mostly come from one peer: its remote index is looked up once per run.
+    let lastPeer = -1;
+    let lastRemote = -1;
+    let completed = 0;
     const mtu = rt.underlay!.mtu;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
@@ -65,7 +79,13 @@ export class UnderlayInputStage extends Stage {
       const gso = b.gsoSize[i]!;
       if (gso !== 0 && gso < len && depth === UnderlayDepth.UDP && this.train(i, s, len, gso)) continue;
       let r: number;
-      if (depth === UnderlayDepth.FRAME) r = d.frame(u8, s, len, u32);
+      if (depth === UnderlayDepth.FRAME) {
+        // From an underlay TAP: an outer checksum the kernel vouched for is not summed (stores only then).
+        const vouched = (b.vflags[i]! & (VnetFlag.NEEDS_CSUM | VnetFlag.DATA_VALID)) !== 0;
+        if (vouched) d.trustL4 = true;
+        r = d.frame(u8, s, len, u32);
+        if (vouched) d.trustL4 = false;
+      }
       else if (depth === UnderlayDepth.UDP) r = d.udpPayload(u8, s, len, e.localPort, e.family, addr, 4 * i);
       else if (depth === UnderlayDepth.RAW4) r = d.ip(u8, s, len, u32);
       else r = d.grePayload(u8, s, len, 6, addr, 4 * i, u32);
@@ -73,21 +93,30 @@ export class UnderlayInputStage extends Stage {
         this.drop(i, r);
         continue;
       }
-      const remote = rt.peerRemote(d.peerFamily, d.peer);
+      let remote: number;
+      if (d.peerFamily === 4 && d.peer[0] === lastPeer) remote = lastRemote;
+      else {
+        remote = rt.peerRemote(d.peerFamily, d.peer);
+        lastPeer = d.peerFamily === 4 ? d.peer[0]! : -1;
+        lastRemote = remote;
+      }
       if (remote >= 0) {
         const c = (remote * 5 + d.proto) * 4;
         tc[c + 2]!++;
         tc[c + 3]! += d.innerLen;
       }
-      this.lastProto = d.proto;
-      this.lastId = d.id;
       const target = d.target;
       const is = d.innerStart;
       const il = d.innerLen;
       b.start[i] = is;
       b.len[i] = il;
       rt.remote[i] = remote;
-      rt.flags[i] = 0;
+      flags[i] = 0;
+      if (tracing) {
+        // What info() reports (only read while tracing).
+        this.lastProto = d.proto;
+        this.lastId = d.id;
+      }
       const ipOnly = target >= VRF_TARGET && d.inner !== Inner.ETHERNET;
       // A buffer the socket received as one GSO packet (gsoSize: the inner MSS) must hold one TCP super-frame.
       if (gso !== 0 && !this.superFrame(i, is, il, ipOnly, 0)) {
@@ -98,6 +127,8 @@ export class UnderlayInputStage extends Stage {
       // whole (a UDP-tunnel GSO packet: the socket gives no gso_size for those). Its TCP checksum is
       // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
       let whole = gso !== 0;
+      // A frame from an underlay TAP: its virtio-net fields described the outer frame.
+      if (!whole && (b.vflags[i]! | b.gsoType[i]!) !== 0 && depth === UnderlayDepth.FRAME) b.vflags[i] = b.gsoType[i] = 0;
       if (!whole && il > mtu && depth === UnderlayDepth.UDP) {
         // The inner frame bytes one packet of the path carries: the MTU less outer IP, UDP and tunnel headers.
         whole = this.superFrame(i, is, il, ipOnly, mtu - (e.family === 6 ? Ipv6.HEADER_LEN : Ipv4.HEADER_LEN) - Udp.HEADER_LEN - (is - s));
@@ -107,13 +138,15 @@ export class UnderlayInputStage extends Stage {
           this.drop(i, d.inner !== Inner.ETHERNET ? Reason.unsupported : Reason.truncated);
           continue;
         }
-        rt.owner[i] = target;
+        owner[i] = target;
         // A super-frame keeps its partial checksum, for the kernel that segments it (NEEDS_CSUM).
-        if (!whole && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) this.completed++;
-        this.to(L2_LEARN, i);
+        if (!whole && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) completed++;
+        vL[nL++] = i;
+        if (tracing) this.traced(L2_LEARN, i);
         continue;
       }
-      rt.owner[i] = target - VRF_TARGET;
+      owner[i] = target - VRF_TARGET;
+      let l3 = is;
       if (d.inner === Inner.ETHERNET) {
         // Routed VXLAN: an Ethernet frame to us; route its IP packet.
         if (il < Eth.HEADER_LEN) {
@@ -125,12 +158,17 @@ export class UnderlayInputStage extends Stage {
           this.drop(i, Reason.unsupported);
           continue;
         }
-        rt.l3[i] = is + Eth.HEADER_LEN;
-      } else rt.l3[i] = is;
-      rt.flags[i] = PktFlag.ROUTED;
-      if (!whole && finishInner(u8, u32, is, is + il, rt.l3[i]!, true)) this.completed++;
-      this.to(IP_ROUTE, i);
+        l3 = is + Eth.HEADER_LEN;
+      }
+      rt.l3[i] = l3;
+      flags[i] = PktFlag.ROUTED;
+      if (!whole && finishInner(u8, u32, is, is + il, l3, true)) completed++;
+      vR[nR++] = i;
+      if (tracing) this.traced(IP_ROUTE, i);
     }
+    rt.vn[tL] = nL;
+    rt.vn[tR] = nR;
+    this.completed += completed;
   }
 
   /**

@@ -7,7 +7,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bridgeNet, node, dropsOf } from '../../helpers/dp.js';
+import { bridgeNet, node, dropsOf, VnetSink, U1, U2 } from '../../helpers/dp.js';
+import { Dataplane } from '../../../src/dataplane/dataplane.js';
+import { Sink } from '../../helpers/dp.js';
 import type { DataplaneOptions } from '../../../src/dataplane/dataplane.js';
 import { inetChecksum } from '../../helpers/frames.js';
 import { MSS, PAYLOAD, superFrame, injectSuper, tcpSumOk } from '../../helpers/gso.js';
@@ -26,7 +28,7 @@ test('a 4000-byte TCP super-frame to a remote leaves as three encapsulated segme
   assert.is(n.packets, 1);
   assert.equal(n.next, { tx: 3 });
   assert.equal(n.drops, {});
-  assert.equal(n.counters, { superFrames: 1, segments: 3 });
+  assert.equal(n.counters, { superFrames: 1, segments: 3, whole: 0 });
   assert.is(wire.frames.length, 3);
   const ip = 50 + 14;
   const sports = new Set<number>();
@@ -100,6 +102,38 @@ test('unsupported, bad-header, truncated, bad-length: what segmentation refuses'
   assert.is(d.stage['bad-header'], 1, JSON.stringify(d.stage));
   assert.is((d.stage.truncated ?? 0) + (d.stage['bad-length'] ?? 0), 2, JSON.stringify(d.stage));
   assert.is(wire.frames.length, 0);
+  dp.close();
+});
+
+test('an underlay TAP with UDP-tunnel GSO: the super-frame goes out whole, one frame, its header moved by the outer 50 bytes', () => {
+  const dp = new Dataplane({ pool: { slots: 64, largeSlots: 2 } });
+  const wire = new VnetSink('wire', 24, true);
+  dp.setUnderlay({ address: '198.18.0.1', port: wire, mac: U1, nextHopMac: U2 });
+  dp.addBridge({ name: 'br', vni: 42 });
+  dp.addBridgePort('br', new Sink('vm1'));
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  injectSuper(dp, superFrame());
+  assert.equal(node(dp, 'gso-segment').counters, { superFrames: 0, segments: 0, whole: 1 });
+  assert.is(wire.frames.length, 1);
+  const f = wire.frames[0]!;
+  assert.is(f.length, 50 + 14 + 40 + PAYLOAD);
+  assert.is((f[16]! << 8) | f[17]!, f.length - 14, 'outer IPv4 total length: the whole frame');
+  assert.is(inetChecksum(f, 14, 20), 0);
+  // TCPV4 | UDP_TUNNEL_IPV4, the MSS, headers and checksum start 50 bytes later, NEEDS_CSUM kept.
+  assert.equal(wire.offl[0], { gsoType: 0x21, gsoSize: MSS, vflags: 1, hdrLen: 50 + 54, csumStart: 50 + 34 });
+  dp.close();
+});
+
+test('an underlay TAP without UDP-tunnel GSO: cut as over a socket', () => {
+  const dp = new Dataplane({ pool: { slots: 64, largeSlots: 2 } });
+  const wire = new VnetSink('wire', 12, false);
+  dp.setUnderlay({ address: '198.18.0.1', port: wire, mac: U1, nextHopMac: U2 });
+  dp.addBridge({ name: 'br', vni: 42 });
+  dp.addBridgePort('br', new Sink('vm1'));
+  dp.addFdb('br', '02:00:0a:00:00:02', { remote: '198.18.0.2' });
+  injectSuper(dp, superFrame());
+  assert.equal(node(dp, 'gso-segment').counters, { superFrames: 1, segments: 3, whole: 0 });
+  assert.is(wire.frames.length, 3);
   dp.close();
 });
 

@@ -82,7 +82,7 @@ test('offload offsets follow the first byte: a guest\'s routed TCP super-frame t
   f.set([0x02, 0x76, 0x74, 0, 0, 3], 0);
   injectSuper(dp, f, undefined, 'vm3');
   assert.equal(node(dp, 'ip-rewrite').next, { 'tunnel-encap': 1 });
-  assert.equal(node(dp, 'gso-segment').counters, { superFrames: 1, segments: 3 });
+  assert.equal(node(dp, 'gso-segment').counters, { superFrames: 1, segments: 3, whole: 0 });
   // Ethernet[IPv4[UDP 6635[MPLS 200[IPv4[TCP]]]]]: the inner IP packet at 46.
   assert.is(wire.frames.length, 3);
   for (const w of wire.frames) {

@@ -6,6 +6,7 @@
  */
 import { test } from 'uvu';
 import { superFrame, tcpSumOk } from '../../helpers/gso.js';
+import { VnetSink } from '../../helpers/dp.js';
 import { inetChecksum } from '../../helpers/frames.js';
 import * as assert from 'uvu/assert';
 import { bridgeNet, routerNet, hex, inject, node, dropsOf, patch, fixIpv4Sum, toHex, Sink } from '../../helpers/dp.js';
@@ -37,6 +38,22 @@ test('VXLAN to a bridge: the inner frame goes to l2-learn, counted on the tunnel
   assert.equal(n.drops, {});
   assert.is(toHex(vm2.frames[0]!), toHex(VXLAN_FROM_2.subarray(50)));
   assert.equal(dp.stats().tunnels['vxlan 198.18.0.2'], { txPackets: 0, txBytes: 0, rxPackets: 1, rxBytes: 46 });
+  dp.close();
+});
+
+test('bad-checksum: a wrong outer UDP checksum; one the kernel vouched for (an underlay TAP\'s NEEDS_CSUM: a veth leaves it partial) is not summed', () => {
+  const { dp, vm2 } = bridgeNet({ peers: ['198.18.0.2'] });
+  const partial = patch(VXLAN_FROM_2, 40, [0x12, 0x34]);
+  inject(dp, 'wire', partial);
+  assert.equal(dropsOf(dp, 'underlay-input', 'wire').stage, { 'bad-checksum': 1 });
+  const b = new Batch(dp.pool, 1);
+  b.pushCopy(partial);
+  b.vflags[0] = 1; // NEEDS_CSUM, csum_start at the outer UDP header
+  b.csumStart[0] = 34;
+  b.csumOffset[0] = 6;
+  dp.inject('wire', b);
+  assert.is(vm2.frames.length, 1, 'decapsulated');
+  assert.equal(dropsOf(dp, 'underlay-input', 'wire').stage, { 'bad-checksum': 1 });
   dp.close();
 });
 
@@ -115,18 +132,6 @@ function train(dp: Dataplane, n: number, size: number): Batch {
   b.gsoSize[0] = d.length;
   b.addr[0] = 0xc6120002; // from 198.18.0.2
   return b;
-}
-
-/** A guest port that takes a virtio-net header (as a TAP opened with one): keeps each frame's offload fields. */
-class VnetSink extends Sink {
-  readonly vnetHdrSize = 12;
-  readonly offl: { gsoType: number; gsoSize: number; vflags: number; hdrLen: number; csumStart: number }[] = [];
-  override writeBatch(batch: Batch, from = 0, to = batch.count): number {
-    for (let i = from; i < to; i++) {
-      this.offl.push({ gsoType: batch.gsoType[i]!, gsoSize: batch.gsoSize[i]!, vflags: batch.vflags[i]!, hdrLen: batch.hdrLen[i]!, csumStart: batch.csumStart[i]! });
-    }
-    return super.writeBatch(batch, from, to);
-  }
 }
 
 /**
