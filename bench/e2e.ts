@@ -29,7 +29,8 @@
  * the kernel's default offloads. Per direction: CPU-seconds per GB of the
  * whole machine (busy and softirq: both TCP ends are in it, alike for both)
  * and of the vtep process, and the vtep child's garbage collections during
- * the streams (node --trace-gc). `--tcp`: the TCP rows only. `--tunnel-gso` adds
+ * the streams (node --trace-gc). `--tcp`: the TCP rows only. VTEP_E2E_TAP_OFFLOADS=0:
+ * the guest's TAP without offloads, for comparison. `--tunnel-gso` adds
  * two variants that write the underlay as frames through a TAP bridged to the
  * underlay veth, with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld):
  * `vtep run` with `underlay.tap`, and bench/c/tunnel_gso.c, a C prototype.
@@ -333,7 +334,8 @@ function vtepConfig(w: World, tap?: { peerMac: string }): VswitchConfigInput {
     underlay: { address: LOCAL, netns: w.nsA.name, ...(tap === undefined ? {} : { tap: { name: 'vtepu0', mac: PROTO_MAC, nextHopMac: tap.peerMac } }) },
     bridges: [{
       vni: VNI, flood: [PEER],
-      ports: [{ tap: 'vm1tap', netns: w.nsA.name, mtu: MTU, mac: VM1.mac }],
+      // VTEP_E2E_TAP_OFFLOADS=0: the guest's TAP without offloads (its kernel segments what it sends), for comparison.
+      ports: [{ tap: 'vm1tap', netns: w.nsA.name, mtu: MTU, mac: VM1.mac, ...(process.env.VTEP_E2E_TAP_OFFLOADS === '0' ? { offloads: false } : {}) }],
       fdb: [{ mac: VM2.mac, remote: PEER }],
     }],
   };
