@@ -77,21 +77,6 @@ export class Remotes {
     }
   }
 
-  /**
-   * find4 of the address at words[off]: for hot paths, where passing an
-   * address above 2^30 as an argument would box it (a heap number per call).
-   */
-  find4At(words: Uint32Array, off: number): number {
-    const address = words[off]!;
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let i = hash4(address) & mask; ; i = (i + 1) & mask) {
-      const r = slots[i]!;
-      if (r < 0) return -1;
-      if (this.family[r] === 4 && this.words[4 * r] === address) return r;
-    }
-  }
-
   /** Index of the IPv6 remote at words[off..off+4), or -1. No allocation. */
   find6(words: Uint32Array, off = 0): number {
     const w0 = words[off]!;

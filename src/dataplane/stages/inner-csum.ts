@@ -12,7 +12,9 @@
  * receiver to judge (see src/tunnel/csum.ts), so a corrupt packet is never
  * made valid and a correct one never changed.
  */
-import { completePartial, completePartialIp, CsumStatus } from '../../tunnel/csum.js';
+import { completePartial, completePartialIp, finishPartial, CsumStatus } from '../../tunnel/csum.js';
+import { VnetFlag } from '../../wire/virtio.js';
+import type { Runtime } from '../runtime.js';
 import { u16 } from '../../wire/bytes.js';
 import { Eth, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
@@ -33,6 +35,20 @@ export function finishInner(u8: Uint8Array, words: Uint32Array, s: number, end: 
   }
   if (mayBePartial(u8, l3, end) === 0) return false;
   return completePartialIp(u8, l3, end, words) === CsumStatus.COMPLETED;
+}
+
+/**
+ * A guest's frame, batch entry i, whose virtio-net header says NEEDS_CSUM
+ * (the field holds the pseudo-header sum), finished where it goes somewhere
+ * that takes only complete checksums (a tunnel, a port without a virtio-net
+ * header, the held queue, before flooding); its offload flags are cleared so
+ * that no later copy asks for the sum again. True when it was finished.
+ */
+export function finishGuestCsum(rt: Runtime, i: number): boolean {
+  const b = rt.batch;
+  if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) === 0) return false;
+  b.vflags[i] = 0;
+  return finishPartial(rt.u8, b.start[i]!, b.len[i]!, b.csumStart[i]!, b.csumOffset[i]!, rt.pool.u32);
 }
 
 /**

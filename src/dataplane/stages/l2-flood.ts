@@ -14,8 +14,7 @@ import { Depth } from '../../tunnel/tunnel.js';
 import { Stage } from '../stage.js';
 import { encapAndQueue } from './tunnel-encap.js';
 import { GsoSegmenter } from './gso-segment.js';
-import { finishPartial } from '../../tunnel/csum.js';
-import { VnetFlag } from '../../wire/virtio.js';
+import { finishGuestCsum } from './inner-csum.js';
 import type { Runtime } from '../runtime.js';
 
 const TX = 0;
@@ -46,10 +45,7 @@ export class L2FloodStage extends Stage {
       const fromRemote = rt.remote[i]! >= 0;
       let copies = 0;
       // A partial checksum is finished once, before any copy is queued: copies share the bytes.
-      if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) !== 0 && b.gsoType[i] === 0) {
-        finishPartial(pool.u8, s, len, b.csumStart[i]!, b.csumOffset[i]!, pool.u32);
-        b.vflags[i] = 0;
-      }
+      if (b.vflags[i] !== 0 && b.gsoType[i] === 0) finishGuestCsum(rt, i);
       const ports = br.ports;
       for (let p = 0; p < ports.length; p++) {
         const port = ports[p]!;

@@ -18,8 +18,7 @@ import { writeMac } from '../../wire/mac.js';
 import { Icmp6Type, Nd, NdOpt, fillIcmp6Checksum, solicitedNode } from '../../wire/icmpv6.js';
 import { formatIp } from '../../util/addr.js';
 import { Hold } from '../held.js';
-import { finishPartial } from '../../tunnel/csum.js';
-import { VnetFlag } from '../../wire/virtio.js';
+import { finishGuestCsum } from './inner-csum.js';
 import { Stage } from '../stage.js';
 import type { PortEntry, Runtime } from '../runtime.js';
 
@@ -69,10 +68,7 @@ export class NeighHoldStage extends Stage {
       const slot = b.slot[i]!;
       const s = b.start[i]!;
       // A held packet loses its offload fields: a partial checksum is finished now.
-      if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) !== 0) {
-        finishPartial(u8, s, b.len[i]!, b.csumStart[i]!, b.csumOffset[i]!, rt.pool.u32);
-        b.vflags[i] = 0;
-      }
+      if (b.vflags[i] !== 0) finishGuestCsum(rt, i);
       const st = held.hold(v.index, family, w, 0, slot, s, s + b.len[i]!, out, rt.ingress.id, ver, rt.now);
       if (st !== Hold.HELD) {
         this.drop(i, Reason['no-neighbor']);

@@ -6,9 +6,8 @@
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool, payloadHash } from '../../tunnel/encap.js';
 import { Depth, Payload } from '../../tunnel/tunnel.js';
-import { finishPartial } from '../../tunnel/csum.js';
 import { superHeaderLen, SegFlag } from '../../tunnel/segment.js';
-import { VnetFlag } from '../../wire/virtio.js';
+import { finishGuestCsum } from './inner-csum.js';
 import { PROTO_NAMES } from '../../tunnel/protos.js';
 import { walkL2, newL2Info, EtherType } from '../../wire/ethernet.js';
 import { Ipv4 } from '../../wire/ipv4.js';
@@ -88,7 +87,8 @@ export class TunnelEncapStage extends Stage {
         this.drop(i, Reason['no-headroom']);
         continue;
       }
-      if ((b.vflags[i]! & VnetFlag.NEEDS_CSUM) !== 0) this.finish(i, s, len);
+      // A guest's partial checksum is finished where it leaves the host: a tunnel carries complete ones.
+      if (b.vflags[i] !== 0 && finishGuestCsum(rt, i)) this.completed++;
       // Over a UDP socket the flow hash picks the source port (the socket writes the UDP header).
       const h = udp ? payloadHash(t, u8, s, len) : 0;
       const ns = encapInPool(t, pool, s, len, h);
@@ -98,17 +98,6 @@ export class TunnelEncapStage extends Stage {
       }
     }
     this.nextCounts[TX]! += nTx;
-  }
-
-  /**
-   * A guest's frame with a partial checksum (virtio NEEDS_CSUM: the field
-   * holds the pseudo-header sum) is finished here, where it leaves the host:
-   * a tunnel carries complete checksums.
-   */
-  private finish(i: number, s: number, len: number): void {
-    const b = this.rt.batch;
-    if (finishPartial(this.rt.u8, s, len, b.csumStart[i]!, b.csumOffset[i]!, this.rt.pool.u32)) this.completed++;
-    b.vflags[i] = 0;
   }
 
   override counters(): Record<string, number> {

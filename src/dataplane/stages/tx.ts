@@ -8,8 +8,7 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { Stage } from '../stage.js';
-import { finishPartial } from '../../tunnel/csum.js';
-import { VnetFlag } from '../../wire/virtio.js';
+import { finishGuestCsum } from './inner-csum.js';
 import { MAX_PORTS, type Runtime } from '../runtime.js';
 
 export class TxStage extends Stage {
@@ -51,8 +50,8 @@ export class TxStage extends Stage {
           return false;
         }
         // A port without a virtio-net header takes only complete checksums: finish it, for every copy.
-        if ((b.vflags[from]! & VnetFlag.NEEDS_CSUM) !== 0) finishPartial(rt.u8, start, len, b.csumStart[from]!, b.csumOffset[from]!, rt.pool.u32);
-        b.vflags[from] = 0;
+        finishGuestCsum(rt, from);
+        b.vflags[from] = 0; // DATA_VALID too: this port takes no header
         this.push(port, slot, start, len);
         return true;
       }
@@ -136,8 +135,8 @@ export class TxStage extends Stage {
   /** Writes every queue that holds entries. */
   flush(): void {
     const d = this.dirty;
-    // A port may be queued on again while an earlier one is written (flushPort does not enqueue): n is read each turn.
-    for (let k = 0; k < this.nDirty; k++) {
+    const n = this.nDirty;
+    for (let k = 0; k < n; k++) {
       const p = d[k]!;
       this.isDirty[p] = 0;
       this.flushPort(p);
