@@ -59,7 +59,7 @@ import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
 import type { Batch } from '../src/packet/batch.js';
 import { Netns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
-import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, runOk, sleep, until, waitLine } from '../src/util/topo.js';
+import { attachTap, configureHost, kernelPeerWorld, kernelVtep, run, runOk, sleep, until, waitLine } from '../src/util/topo.js';
 
 const VNI = 42;
 const MTU = 1450;
@@ -104,21 +104,9 @@ interface World {
 }
 
 /** Two namespaces joined by the underlay veth, a kernel VXLAN peer in nsP with vm2 behind it. */
-function world(prefix: string): World {
-  const made: Netns[] = [];
-  try {
-    for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
-    const [nsA, nsP, h1, h2] = made as [Netns, Netns, Netns, Netns];
-    for (const ns of made) noIpv6(ns);
-    veth(nsA, 'u0', `${LOCAL}/24`, nsP, 'u0', `${PEER}/24`);
-    kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
-    hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
-    nsP.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vm2p', 'master', 'static']);
-    return { nsA, nsP, h1, h2 };
-  } catch (err) {
-    for (const ns of made) ns.delete();
-    throw err;
-  }
+function world(prefix: string, localAddress = true): World {
+  const w = kernelPeerWorld(prefix, { local: LOCAL, peer: PEER, vni: VNI, mtu: MTU, vm2: VM2, localAddress });
+  return { nsA: w.a, nsP: w.p, h1: w.h1, h2: w.h2 };
 }
 
 /**
@@ -128,14 +116,9 @@ function world(prefix: string): World {
  * gso_max_size keeps a super-frame and its 50 bytes of outer headers in one IPv4 packet.
  */
 function tunnelGsoWorld(prefix: string, forVtep = false): World & { peerMac: string } {
-  const made: Netns[] = [];
+  const w = world(prefix, false);
   try {
-    for (const p of ['v', 'p', '1', '2']) made.push(Netns.create(`${prefix}${p}`));
-    const [nsA, nsP, h1, h2] = made as [Netns, Netns, Netns, Netns];
-    for (const ns of made) noIpv6(ns);
-    veth(nsA, 'u0', undefined, nsP, 'u0', `${PEER}/24`);
-    kernelVtep(nsP, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
-    hostOnBridge(nsP, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
+    const { nsA, nsP, h1 } = w;
     nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
     nsA.ip('link', 'set', 'u0', 'master', 'ub0');
     nsA.ip('link', 'set', 'ub0', 'up');
@@ -152,9 +135,9 @@ function tunnelGsoWorld(prefix: string, forVtep = false): World & { peerMac: str
       h1.ip('link', 'set', 'vm1t', 'gso_max_size', '65000');
       configureHost(h1, 'vm1t', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
     }
-    return { nsA, nsP, h1, h2, peerMac: nsP.exec(['cat', '/sys/class/net/u0/address']).trim() };
+    return { ...w, peerMac: nsP.exec(['cat', '/sys/class/net/u0/address']).trim() };
   } catch (err) {
-    for (const ns of made) ns.delete();
+    deleteWorld(w);
     throw err;
   }
 }

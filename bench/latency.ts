@@ -27,9 +27,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
-import { Netns, canUseNetns, veth, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
+import { Netns, canUseNetns, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
-import { attachTap, configureHost, hostOnBridge, kernelVtep, noIpv6, run, sleep, until, waitLine } from '../src/util/topo.js';
+import { attachTap, configureHost, hostOnBridge, kernelPeerWorld, kernelVtep, run, sleep, until, waitLine } from '../src/util/topo.js';
 
 const VNI = 42;
 const MTU = 1450;
@@ -80,22 +80,15 @@ export interface World {
 
 /** A world: the local side in `a` (left for the variant to build), the underlay veth, the kernel peer in `p` with h2 behind it. */
 function world(prefix: string): World {
-  const made: Netns[] = [];
+  const w = kernelPeerWorld(prefix, { local: LOCAL, peer: PEER, vni: VNI, mtu: MTU, vm2: VM2 });
   try {
-    for (const s of ['a', 'p', '1', '2']) made.push(Netns.create(`${prefix}${s}`));
-    const [a, p, h1, h2] = made as [Netns, Netns, Netns, Netns];
-    for (const ns of made) noIpv6(ns);
-    veth(a, 'u0', `${LOCAL}/24`, p, 'u0', `${PEER}/24`);
-    kernelVtep(p, { dev: 'u0', local: PEER, flood: [LOCAL], vni: VNI });
-    hostOnBridge(p, 'vm2p', 'br0', h2, { addr: `${VM2.ip}/24`, mac: VM2.mac, mtu: MTU });
-    p.exec(['bridge', 'fdb', 'add', VM2.mac, 'dev', 'vm2p', 'master', 'static']);
     // No ARP in the measurements: both guests know each other.
-    h2.ip('neigh', 'replace', VM1.ip, 'lladdr', VM1.mac, 'dev', 'eth0', 'nud', 'permanent');
-    return { a, p, h1, h2 };
+    w.h2.ip('neigh', 'replace', VM1.ip, 'lladdr', VM1.mac, 'dev', 'eth0', 'nud', 'permanent');
   } catch (err) {
-    for (const ns of made) ns.delete();
+    deleteWorld(w);
     throw err;
   }
+  return w;
 }
 
 export function deleteWorld(w: World | undefined): void {

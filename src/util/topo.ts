@@ -89,6 +89,38 @@ export function kernelVtep(nsK: Netns, o: KernelVtepOptions): void {
   for (const r of o.flood) nsK.exec(['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', vx, 'dst', r]);
 }
 
+/** The namespaces of kernelPeerWorld: a (the local VTEP's), p (the kernel peer's), h1 (vm1), h2 (vm2). */
+export interface PeerWorld {
+  a: Netns;
+  p: Netns;
+  h1: Netns;
+  h2: Netns;
+}
+
+/**
+ * The kernel side shared by the end-to-end benchmarks: namespaces
+ * PREFIX + a, p, 1, 2 (IPv6 off), the underlay veth u0 between a and p (p's
+ * end at `peer`, a's at `local` unless `localAddress` is false), a Linux VTEP
+ * in p flooding to `local`, vm2 (h2) behind its bridge with its MAC static on
+ * its port. h1 is left for the local side to build. Deleted again if any step fails.
+ */
+export function kernelPeerWorld(prefix: string, o: { local: string; peer: string; vni: number; mtu: number; vm2: { ip: string; mac: string }; localAddress?: boolean }): PeerWorld {
+  const made: Netns[] = [];
+  try {
+    for (const s of ['a', 'p', '1', '2']) made.push(Netns.create(`${prefix}${s}`));
+    const [a, p, h1, h2] = made as [Netns, Netns, Netns, Netns];
+    for (const ns of made) noIpv6(ns);
+    veth(a, 'u0', o.localAddress === false ? undefined : `${o.local}/24`, p, 'u0', `${o.peer}/24`);
+    kernelVtep(p, { dev: 'u0', local: o.peer, flood: [o.local], vni: o.vni });
+    hostOnBridge(p, 'vm2p', 'br0', h2, { addr: `${o.vm2.ip}/24`, mac: o.vm2.mac, mtu: o.mtu });
+    p.exec(['bridge', 'fdb', 'add', o.vm2.mac, 'dev', 'vm2p', 'master', 'static']);
+    return { a, p, h1, h2 };
+  } catch (err) {
+    for (const ns of made) ns.delete();
+    throw err;
+  }
+}
+
 export interface HostOptions {
   /** Address with prefix length. */
   addr: string;
