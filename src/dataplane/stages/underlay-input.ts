@@ -34,7 +34,7 @@ export class UnderlayInputStage extends Stage {
   /** Inner checksums finished (see inner-csum.ts). */
   completed = 0;
   /** Tunnel super-packets (a kernel VTEP's TSO) passed to the guest whole, as GSO frames. */
-  wholes = 0;
+  superFrames = 0;
   readonly reasons = [
     Reason['no-buffer'],
     Reason.truncated, Reason['bad-length'], Reason['bad-checksum'], Reason.fragment, Reason['bad-header'], Reason.unsupported,
@@ -123,12 +123,12 @@ export class UnderlayInputStage extends Stage {
         this.drop(i, Reason.unsupported);
         continue;
       }
-      // Longer than the underlay carries in one packet: a kernel VTEP's TSO output that crossed a veth
-      // whole (a UDP-tunnel GSO packet: the socket gives no gso_size for those). Its TCP checksum is
-      // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
       let whole = gso !== 0;
       // A frame from an underlay TAP: its virtio-net fields described the outer frame.
       if (!whole && (b.vflags[i]! | b.gsoType[i]!) !== 0 && depth === UnderlayDepth.FRAME) b.vflags[i] = b.gsoType[i] = 0;
+      // Longer than the underlay carries in one packet: a kernel VTEP's TSO output that crossed a veth
+      // whole (a UDP-tunnel GSO packet: the socket gives no gso_size for those). Its TCP checksum is
+      // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
       if (!whole && il > mtu && depth === UnderlayDepth.UDP) {
         // The inner frame bytes one packet of the path carries: the MTU less outer IP, UDP and tunnel headers.
         whole = this.superFrame(i, is, il, ipOnly, mtu - (e.family === 6 ? Ipv6.HEADER_LEN : Ipv4.HEADER_LEN) - Udp.HEADER_LEN - (is - s));
@@ -256,7 +256,7 @@ export class UnderlayInputStage extends Stage {
       const pseudo = type === VnetGso.TCPV4 ? pseudoSum4(u8, l3, IpProto.TCP, end - l4) : pseudoSum6(u8, l3, IpProto.TCP, end - l4);
       if (u16(u8, l4 + Tcp.CHECKSUM) !== fold(pseudo) || frameRoom <= hdrLen) return false;
       b.gsoSize[i] = frameRoom - hdrLen;
-      this.wholes++;
+      this.superFrames++;
     }
     b.gsoType[i] = type;
     b.vflags[i] = VnetFlag.NEEDS_CSUM;
@@ -267,7 +267,7 @@ export class UnderlayInputStage extends Stage {
   }
 
   override counters(): Record<string, number> {
-    return { completed: this.completed, superFrames: this.wholes };
+    return { completed: this.completed, superFrames: this.superFrames };
   }
 
   override info(i: number): string {
