@@ -194,11 +194,16 @@ function onlyKeys(path: string, o: Obj, keys: readonly string[]): void {
 /** Linux interface names: 1-15 bytes, no '/', ':' or white space. */
 const IFNAME = /^[^\s/:]{1,15}$/;
 
+/** A network device name. */
+function ifname(path: string, v: unknown): string {
+  if (typeof v !== 'string' || !IFNAME.test(v)) throw invalidConfig(path, v, 'a device name of 1-15 characters without "/", ":" or spaces');
+  return v;
+}
+
 function tapPort(path: string, v: unknown, extra: readonly string[] = []): TapConfig & Obj {
   const o = obj(path, v);
   onlyKeys(path, o, ['tap', 'mac', 'mtu', 'netns', 'offloads', ...extra]);
-  if (typeof o.tap !== 'string' || !IFNAME.test(o.tap)) throw invalidConfig(`${path}.tap`, o.tap, 'a device name of 1-15 characters without "/", ":" or spaces');
-  const p: TapConfig & Obj = { tap: o.tap };
+  const p: TapConfig & Obj = { tap: ifname(`${path}.tap`, o.tap) };
   if (o.mac !== undefined) p.mac = mac(`${path}.mac`, o.mac);
   if (o.mtu !== undefined) p.mtu = int(`${path}.mtu`, o.mtu, 68, 65535);
   if (o.netns !== undefined) p.netns = str(`${path}.netns`, o.netns);
@@ -269,10 +274,9 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
   if (u.tap !== undefined) {
     const t = obj('underlay.tap', u.tap);
     onlyKeys('underlay.tap', t, ['name', 'mac', 'nextHopMac']);
-    if (typeof t.name !== 'string' || !IFNAME.test(t.name)) throw invalidConfig('underlay.tap.name', t.name, 'a device name of 1-15 characters without "/", ":" or spaces');
     if (t.mac === undefined) throw invalidConfig('underlay.tap.mac', t.mac, 'our underlay MAC (required with a TAP)');
     if (t.nextHopMac === undefined) throw invalidConfig('underlay.tap.nextHopMac', t.nextHopMac, 'the next hop\'s MAC (required with a TAP)');
-    underlay.tap = { name: t.name, mac: mac('underlay.tap.mac', t.mac), nextHopMac: mac('underlay.tap.nextHopMac', t.nextHopMac) };
+    underlay.tap = { name: ifname('underlay.tap.name', t.name), mac: mac('underlay.tap.mac', t.mac), nextHopMac: mac('underlay.tap.nextHopMac', t.nextHopMac) };
   }
   if (underlay.vxlanPort === underlay.mplsPort) throw invalidConfig('underlay.mplsPort', underlay.mplsPort, `a port other than underlay.vxlanPort ${underlay.vxlanPort}`);
   const family = ipFamily(underlay.address);
