@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { Dataplane } from '../../../src/dataplane/dataplane.js';
 import { REASON_NAMES } from '../../../src/packet/reasons.js';
 import type { Runtime } from '../../../src/dataplane/runtime.js';
 import type { Stage } from '../../../src/dataplane/stage.js';
@@ -23,6 +24,7 @@ import { IpRewriteStage } from '../../../src/dataplane/stages/ip-rewrite.js';
 import { NeighHoldStage } from '../../../src/dataplane/stages/neigh-hold.js';
 import { IcmpErrorStage } from '../../../src/dataplane/stages/icmp-error.js';
 import { TunnelEncapStage } from '../../../src/dataplane/stages/tunnel-encap.js';
+import { GsoSegmentStage } from '../../../src/dataplane/stages/gso-segment.js';
 import { TxStage } from '../../../src/dataplane/stages/tx.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,8 +33,14 @@ const rt = { capacity: 1 } as unknown as Runtime;
 const stages: Stage[] = [
   new PortInputStage(rt), new UnderlayInputStage(rt), new L2LearnStage(rt), new ArpTermStage(rt), new L2FwdStage(rt),
   new L2FloodStage(rt), new IpGatewayStage(rt), new IpRouteStage(rt), new IpRewriteStage(rt), new NeighHoldStage(rt),
-  new IcmpErrorStage(rt), new TunnelEncapStage(rt), new TxStage(rt),
+  new IcmpErrorStage(rt), new TunnelEncapStage(rt), new GsoSegmentStage(rt), new TxStage(rt),
 ];
+
+test('the list above holds every stage of the graph', () => {
+  const dp = new Dataplane({ pool: { slots: 8 } });
+  assert.equal(stages.map((s) => s.name).sort(), Object.keys(dp.stats().nodes).sort());
+  dp.close();
+});
 
 for (const s of stages) {
   test(`${s.name}: a test file that names each of its reasons`, () => {
