@@ -124,6 +124,8 @@ export interface DataplaneStats {
     kind: string; role: string; linkUp: boolean; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io: PortStats;
     /** What TUNSETOFFLOAD granted (TAPs opened with offloads: a guest's super-frames and partial checksums). */
     offloads?: Readonly<Record<string, boolean>>;
+    /** The underlay frame port only: frames read and left alone because sockets receive (underlay.tap). */
+    ignored?: number;
   }>;
   tunnels: Record<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   drops: Record<string, number>;
@@ -243,7 +245,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
    */
   addUnderlaySocket(port: Port & { localPort?: number; family?: number }, owned = false): number {
     const u = this.requireUnderlay();
-    // With a frame port (setUnderlay({ port })) as well, sockets only receive: tunnels send through the frame port.
+    // With a frame port (setUnderlay({ port })) as well, sockets only receive: tunnels send through the
+    // frame port, and what the frame port receives is counted as ignored (process()).
     if (port === null || typeof port !== 'object' || (port.kind !== 'udp' && port.kind !== 'raw')) throw invalidArg('port', port?.kind, 'a UDP or raw IP socket');
     const localPort = port.localPort ?? 0;
     if (port.kind === 'udp' && localPort !== u.vxlanPort && localPort !== u.mplsPort) {
@@ -319,7 +322,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.nextPortId++;
     const e: PortEntry = {
       id, name: port.name, port, role, owner, owned, tx: new Batch(this.rt.pool, this.batchSize * 2), depth: 0, localPort: 0, family: 4,
-      routerMac: 0, gw4: 0, gw4len: 0, gw6: null, gw6len: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: 0,
+      routerMac: 0, gw4: 0, gw4len: 0, gw6: null, gw6len: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: 0, ignored: 0,
       capRx: null, capTx: null, listeners: [],
     };
     const listen = (event: string, fn: (...a: never[]) => void): void => {
@@ -450,6 +453,13 @@ export class Dataplane extends ControlState implements DataplaneApi {
     e.rxBytes += bytes;
     const cap = e.capRx;
     if (cap !== null) for (let i = 0; i < n; i++) for (const fn of cap) fn('rx', rt.u8, b.start[i]!, b.len[i]!);
+    if (e.id === rt.underlay?.framePort && rt.underlay.udp.length + rt.underlay.raw.length > 0) {
+      // A frame port beside sockets only sends (underlay.tap): the sockets receive what is ours, and
+      // what reaches the TAP (the bridge's broadcasts, multicast and unknown unicast) is no one's here.
+      e.ignored += n;
+      b.release();
+      return;
+    }
     rt.batch = b;
     rt.ingress = e;
     rt.now = rt.clock();
@@ -537,6 +547,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
         kind: e.port.kind, role: ROLE_NAMES[e.role]!, linkUp: e.port.linkUp,
         rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops, io: e.port.stats,
       };
+      if (e.id === rt.underlay?.framePort) ports[e.name]!.ignored = e.ignored;
       const off = (e.port as { offloads?: Readonly<Record<string, boolean>> }).offloads;
       if (off !== undefined && Object.values(off).some((v) => v)) ports[e.name]!.offloads = off;
     }

@@ -64,6 +64,8 @@ export interface PortEntry {
   txPackets: number;
   txBytes: number;
   drops: number;
+  /** Frames read and not processed: an underlay frame port's input while sockets receive (see Dataplane.process). */
+  ignored: number;
   /** Capture callbacks (rx, tx); null when nobody captures (the hot path checks only this). */
   capRx: CaptureFn[] | null;
   capTx: CaptureFn[] | null;

@@ -63,6 +63,11 @@ export function renderMetrics(s: StatsLike, src: MetricsSources = {}): string {
     t.family(name, 'counter', help);
     for (let i = 0; i < ports.length; i++) t.sample(name, portLabels[i]!, ports[i]![1][key]);
   }
+  const ignoring = ports.filter(([, p]) => p.ignored !== undefined);
+  if (ignoring.length > 0) {
+    t.family('vtep_port_ignored_total', 'counter', 'Frames an underlay frame port read and left alone (sockets receive: underlay.tap).');
+    for (const [name, p] of ignoring) t.sample('vtep_port_ignored_total', `port="${labelValue(name)}"`, p.ignored!);
+  }
   const t0 = src.tables;
   if (t0 !== undefined) {
     t.family('vtep_port_up', 'gauge', '1 while the port\'s link is up, 0 while it is down.');

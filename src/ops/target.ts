@@ -11,7 +11,7 @@ import { VtepError } from '../errors.js';
 
 /** The counters of `stats()`; `nodes` (per-stage counters) once the dataplane has stages. */
 export interface StatsLike {
-  ports: Record<string, { kind: string; role: string; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; io?: object }>;
+  ports: Record<string, { kind: string; role: string; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number; ignored?: number; io?: object }>;
   tunnels: Record<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   drops: Record<string, number>;
   fdb: { entries: number; learned: number; moved: number; aged: number; limit: number };

@@ -60,6 +60,15 @@ test('renderMetrics: stage counters when stats() has nodes (packets, drops by re
   assert.not.match(t, /vtep_port_up/, 'link state only with the tables');
 });
 
+test('renderMetrics: an underlay frame port beside sockets has its ignored frames counted', () => {
+  const s = fake().stats();
+  assert.not.match(renderMetrics(s), /vtep_port_ignored_total/);
+  s.ports['udp4789']!.ignored = 7;
+  const t = renderMetrics(s);
+  assert.ok(sample(t, '# TYPE vtep_port_ignored_total counter'));
+  assert.ok(sample(t, 'vtep_port_ignored_total{port="udp4789"} 7'));
+});
+
 test('label values are escaped', () => {
   assert.is(labelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
   assert.is(labelValue('vm1tap'), 'vm1tap');

@@ -239,4 +239,22 @@ test('no-buffer: a buffer of more datagrams than a split batch holds (1024): the
   dp.close();
 });
 
+test('a frame port beside sockets only sends (underlay.tap): what it reads is counted as ignored, never decapsulated nor dropped', () => {
+  const { dp, vm2 } = bridgeNet({ peers: ['198.18.0.2'] });
+  dp.addUnderlaySocket(udpSink('u'));
+  // Ethernet[ARP who-has 198.18.0.9]: a broadcast the kernel bridge floods to the TAP; and a VXLAN
+  // packet, which the sockets receive too (processing both would deliver it twice).
+  const arp = hex('ffffffffffff 02fc18000002 0806 0001 0800 06 04 0001 02fc18000002 c6120002 000000000000 c6120009');
+  inject(dp, 'wire', arp, VXLAN_FROM_2);
+  assert.is(node(dp, 'underlay-input').packets, 0);
+  assert.equal(dp.stats().drops, {});
+  const w = dp.stats().ports.wire!;
+  assert.is(w.rxPackets, 2);
+  assert.is(w.ignored, 2);
+  assert.is(w.drops, 0);
+  assert.is(vm2.frames.length, 0);
+  assert.is(dp.stats().ports.u!.ignored, undefined, 'only the frame port has the counter');
+  dp.close();
+});
+
 test.run();
