@@ -468,30 +468,10 @@ napi_value MmsgRecv(napi_env env, napi_callback_info info) {
         st[stat::kRxTruncated] += 1;
         continue;
       }
-      const uint32_t j = base + static_cast<uint32_t>(m);
-      if (j != got) {
-        // Swap the truncated slot at `got` behind this good one.
-        uint32_t ts = slot[got], tst = start[got];
-        slot[got] = slot[j];
-        start[got] = start[j];
-        slot[j] = ts;
-        start[j] = tst;
-      }
+      KeepAt(slot, start, got, base + static_cast<uint32_t>(m));
       len[got] = h.msg_len;
       bytes += h.msg_len;
-      if (named) {
-        const Sockaddr& name = sc.names[m];
-        uint32_t* w = &addr[4 * got];
-        if (name.sa.sa_family == AF_INET6) {
-          ReadIn6(&name.in6.sin6_addr, w);
-          port[got] = ntohs(name.in6.sin6_port);
-        } else {
-          w[0] = ntohl(name.in4.sin_addr.s_addr);
-          w[1] = w[2] = w[3] = 0;
-          port[got] = mode == kModeUdp4 || mode == kModeUdp6 ? ntohs(name.in4.sin_port) : 0;
-        }
-        if (mode == kModeRaw6) port[got] = 0;
-      }
+      if (named) ReadName(sc.names[m], &addr[4 * got], &port[got], mode == kModeUdp4 || mode == kModeUdp6);
       got++;
     }
     if (static_cast<unsigned>(r) < k) break;  // the queue is empty

@@ -123,6 +123,32 @@ inline void ReadIn6(const in6_addr* a, uint32_t* w) {
 }
 
 // Hot-path helpers shared by the batch calls (batch_io.cc, offload_io.cc).
+
+// recvmmsg filled entry j while entries before it were truncated (skipped):
+// the good one moves down to `got` and the skipped slot goes behind it, so
+// that the first `got` entries of the batch are the datagrams kept.
+inline void KeepAt(uint32_t* slot, uint32_t* start, uint32_t got, uint32_t j) {
+  if (j == got) return;
+  uint32_t ts = slot[got], tst = start[got];
+  slot[got] = slot[j];
+  start[got] = start[j];
+  slot[j] = ts;
+  start[j] = tst;
+}
+
+// A received datagram's source: four host-order address words and the port
+// (`with_port` false: raw IP, no port).
+inline void ReadName(const Sockaddr& name, uint32_t* w, uint16_t* port, bool with_port) {
+  if (name.sa.sa_family == AF_INET6) {
+    ReadIn6(&name.in6.sin6_addr, w);
+    *port = with_port ? ntohs(name.in6.sin6_port) : 0;
+  } else {
+    w[0] = ntohl(name.in4.sin_addr.s_addr);
+    w[1] = w[2] = w[3] = 0;
+    *port = with_port ? ntohs(name.in4.sin_port) : 0;
+  }
+}
+
 // True for errnos that belong to one packet (EMSGSIZE, EINVAL, EHOSTUNREACH, ...).
 bool PerPacketError(int e);
 // Records a send stop (EAGAIN, ENOBUFS, fatal) and returns true when the loop

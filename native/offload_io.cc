@@ -390,15 +390,7 @@ napi_value MmsgRecvGro(napi_env env, napi_callback_info info) {
         st[stat::kRxTruncated] += 1;
         continue;
       }
-      const uint32_t j = base + static_cast<uint32_t>(q);
-      if (j != got) {
-        // Swap the truncated slot at `got` behind this good one.
-        uint32_t ts = slot[got], tst = start[got];
-        slot[got] = slot[j];
-        start[got] = start[j];
-        slot[j] = ts;
-        start[j] = tst;
-      }
+      KeepAt(slot, start, got, base + static_cast<uint32_t>(q));
       if (h.msg_len > static_cast<unsigned>(cap)) {
         TakeLarge(u8, slot, start, got, sp, first_spare + q, 0, static_cast<uint64_t>(cap));
         st[stat::kRxLarge] += 1;
@@ -417,16 +409,7 @@ napi_value MmsgRecvGro(napi_env env, napi_callback_info info) {
       gso_size[got] = seg;
       len[got] = h.msg_len;
       bytes += h.msg_len;
-      const Sockaddr& name = sc.names[q];
-      uint32_t* w = &addr[4 * got];
-      if (name.sa.sa_family == AF_INET6) {
-        ReadIn6(&name.in6.sin6_addr, w);
-        port[got] = ntohs(name.in6.sin6_port);
-      } else {
-        w[0] = ntohl(name.in4.sin_addr.s_addr);
-        w[1] = w[2] = w[3] = 0;
-        port[got] = ntohs(name.in4.sin_port);
-      }
+      ReadName(sc.names[q], &addr[4 * got], &port[got], true);
       got++;
     }
     if (static_cast<unsigned>(r) < k) break;  // the queue is empty
