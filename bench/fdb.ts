@@ -6,7 +6,7 @@
  * bd * 2^48 + MAC as the plain-JavaScript baseline.
  */
 import { countGc, measure, type BenchRow, type Suite } from './harness.js';
-import { CProcess, checksum, median, paired } from './lpm.js';
+import { CProcess, checksum, paired } from './lpm.js';
 import { Fdb, Learn } from '../src/table/index.js';
 import { rng } from './data.js';
 

@@ -313,6 +313,28 @@ Napi::Value PacketIfindex(const Napi::CallbackInfo& info) {
 }
 
 // dupFd(fd) -> a close-on-exec duplicate (hand a socket to another owner, e.g. dgram).
+// openInNetns({ path, netns }) -> fd: a read-only file opened from inside a
+// namespace. For /proc/net/* (seq files bound to the opener's namespace at
+// open): the kernel's neighbour table of the underlay's namespace, re-read
+// with pread(fd, 0) without entering it again.
+Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string path = StrOpt(o, "path");
+  int fd = -1;
+  const char* failed = "";
+  int err = InNetns(env, o, &fd, &failed, [&](int* out, const char** what) -> int {
+    *out = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (*out < 0) {
+      *what = "open";
+      return errno;
+    }
+    return 0;
+  });
+  if (err != 0) throw ErrnoError(env, err, failed);
+  return Napi::Number::New(env, fd);
+}
+
 Napi::Value DupFd(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -338,6 +360,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socketError", Napi::Function::New(env, SocketError, "socketError"));
   exports.Set("packetIfindex", Napi::Function::New(env, PacketIfindex, "packetIfindex"));
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
+  exports.Set("openInNetns", Napi::Function::New(env, OpenInNetns, "openInNetns"));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
 }
 

@@ -1,7 +1,7 @@
 /** `vtep run`: the long-running dataplane from a vSwitch config, with its control socket and metrics. */
 import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { fromConfig, socketsNeeded } from '../dataplane/fromconfig.js';
+import { fromConfig } from '../dataplane/fromconfig.js';
 import { parseVswitchConfig, type TapConfig, type VswitchConfig } from '../dataplane/config.js';
 import { TapDevice } from '../io/tap.js';
 import { netnsPath } from '../io/port.js';

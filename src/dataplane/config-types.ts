@@ -99,10 +99,13 @@ export interface UnderlayInput {
    * the kernel sockets still receive. A guest's TCP super-frame then leaves
    * whole, as one UDP-tunnel GSO packet (Linux 6.17; VXLAN over IPv4), where
    * a socket sends 45 datagrams that a kernel peer handles one by one.
-   * `mac`: the source MAC of what we send; `nextHopMac`: the peer's or the
-   * router's (no ARP through the TAP yet).
+   * `mac`: the source MAC of what we send; `nextHopMac`: a router's, for
+   * every remote. Without it each remote's MAC comes from the kernel's
+   * neighbor table of the underlay's namespace (/proc/net/arp, every 500 ms),
+   * and a remote not in it yet is sent to through the sockets, which makes
+   * the kernel resolve it.
    */
-  tap?: { name: string; mac: string; nextHopMac: string };
+  tap?: { name: string; mac: string; nextHopMac?: string };
 }
 
 /** A whole VSWITCH.json. */

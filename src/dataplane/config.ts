@@ -110,9 +110,10 @@ export interface UnderlayConfig {
    * Send as frames through a TAP (the user bridges it with the uplink that
    * holds `address`); the sockets still receive. Whole super-frames go out as
    * UDP-tunnel GSO packets where the kernel has them (Linux 6.17). `mac` is
-   * the source MAC, `nextHopMac` the peer's or router's.
+   * the source MAC, `nextHopMac` a router's (absent: each remote's own, from
+   * the kernel's neighbor table).
    */
-  tap?: { name: string; mac: number; nextHopMac: number };
+  tap?: { name: string; mac: number; nextHopMac?: number };
 }
 
 /** The Prometheus endpoint of `vtep run`. */
@@ -275,8 +276,8 @@ export function parseVswitchConfig(input: unknown): VswitchConfig {
     const t = obj('underlay.tap', u.tap);
     onlyKeys('underlay.tap', t, ['name', 'mac', 'nextHopMac']);
     if (t.mac === undefined) throw invalidConfig('underlay.tap.mac', t.mac, 'our underlay MAC (required with a TAP)');
-    if (t.nextHopMac === undefined) throw invalidConfig('underlay.tap.nextHopMac', t.nextHopMac, 'the next hop\'s MAC (required with a TAP)');
-    underlay.tap = { name: ifname('underlay.tap.name', t.name), mac: mac('underlay.tap.mac', t.mac), nextHopMac: mac('underlay.tap.nextHopMac', t.nextHopMac) };
+    underlay.tap = { name: ifname('underlay.tap.name', t.name), mac: mac('underlay.tap.mac', t.mac) };
+    if (t.nextHopMac !== undefined) underlay.tap.nextHopMac = mac('underlay.tap.nextHopMac', t.nextHopMac);
   }
   if (underlay.vxlanPort === underlay.mplsPort) throw invalidConfig('underlay.mplsPort', underlay.mplsPort, `a port other than underlay.vxlanPort ${underlay.vxlanPort}`);
   const family = ipFamily(underlay.address);

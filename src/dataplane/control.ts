@@ -472,7 +472,7 @@ export abstract class ControlState extends EventEmitter {
     return this.rt.remotes.add(parseIp(address, field));
   }
 
-  private requireUnderlayState(): NonNullable<Runtime['underlay']> {
+  protected requireUnderlayState(): NonNullable<Runtime['underlay']> {
     if (this.rt.underlay === undefined) throw new VtepError('ERR_INVALID_ARG', 'underlay: call setUnderlay() first');
     return this.rt.underlay;
   }
@@ -493,7 +493,8 @@ export abstract class ControlState extends EventEmitter {
   }
 }
 
-function macArg(field: string, v: number | string): number {
+/** A MAC given as text or number, checked (field names it in the error). */
+export function macArg(field: string, v: number | string): number {
   if (typeof v === 'string') return parseMac(v, field);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffffffff) throw invalidArg(field, v, 'a 48-bit MAC');
   return v;

@@ -12,15 +12,14 @@
  * Frames stay in their pool slot from receive to transmit. Opening TAPs and
  * sockets from a config is fromconfig.ts's business, not this file's.
  */
-import { EventEmitter } from 'node:events';
 import { VtepError, invalidArg, checkInt, describe } from '../errors.js';
 import { PacketPool, type PoolOptions } from '../packet/pool.js';
 import { Batch } from '../packet/batch.js';
 import { reasonCountsObject } from '../packet/reasons.js';
 import { Eth } from '../wire/ethernet.js';
-import { parseIp, parseMac, type IpAddr } from '../util/addr.js';
+import { parseIp, formatMac, type IpAddr } from '../util/addr.js';
 import { PROTO_NAMES } from '../tunnel/protos.js';
-import { Decapsulator, type DecapConfig } from '../tunnel/decap.js';
+import { Decapsulator } from '../tunnel/decap.js';
 import { Fdb } from '../table/fdb.js';
 import { Remotes } from '../table/remotes.js';
 import { NextHops } from '../table/nexthop.js';
@@ -32,7 +31,8 @@ import { Graph, type StageStats } from './stage.js';
 import { TunnelTable } from './tunnels.js';
 import { TenantMap } from './tenants.js';
 import { HeldQueue, type HeldLimits } from './held.js';
-import { ControlState } from './control.js';
+import { ControlState, macArg } from './control.js';
+import { underlayState, underlayPortOf, type UnderlayOptions } from './underlay.js';
 import { BusyPoll } from './busypoll.js';
 import { PortInputStage } from './stages/port-input.js';
 import { UnderlayInputStage } from './stages/underlay-input.js';
@@ -92,32 +92,6 @@ export interface DataplaneOptions {
  */
 export const RX_FIRST = 8;
 
-
-export interface UnderlayOptions {
-  /** Our VTEP address (IPv4 or IPv6). */
-  address: string;
-  /** VXLAN UDP port. Default 4789. */
-  vxlanPort?: number;
-  /** MPLS-over-UDP port. Default 6635. */
-  mplsPort?: number;
-  /** Accepted outer sources; default any. */
-  peers?: string[];
-  /** Accept IPv6 UDP zero checksums (RFC 6935). Default false. */
-  udp6ZeroChecksumRx?: boolean;
-  /** Outer TTL / hop limit. Default 64. */
-  ttl?: number;
-  /** The underlay's MTU, the largest outer IP packet: larger ones are answered with ICMP (DF, IPv6) or dropped (too-big). Default 1500. */
-  mtu?: number;
-  /**
-   * Frame mode: one port carries whole underlay frames (a memory wire, a pcap,
-   * AF_PACKET), with these outer MACs. Without it, the underlay is sockets:
-   * add them with addUnderlaySocket().
-   */
-  port?: Port;
-  mac?: number | string;
-  /** Outer destination MAC in frame mode (the next router or the peer). Default broadcast. */
-  nextHopMac?: number | string;
-}
 
 export interface DataplaneStats {
   ports: Record<string, {
@@ -204,7 +178,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), new GsoSegmentStage(rt), this.tx,
     ]);
     rt.graph = this.graph;
-    rt.portOf = (proto) => this.underlayPortOf(proto);
+    rt.portOf = (proto, remote) => underlayPortOf(rt, proto, remote);
     rt.onPortError = (e, err) => this.emit('port-error', { port: e.name, error: err as Error });
     this.rx = new Batch(pool, batchSize);
     this.rxFirst = new Batch(pool, Math.min(RX_FIRST, batchSize));
@@ -216,22 +190,9 @@ export class Dataplane extends ControlState implements DataplaneApi {
   /** Configures the underlay: our address, ports, peers; frame mode with `port`. */
   setUnderlay(o: UnderlayOptions, owned = false): void {
     if (this.rt.underlay !== undefined) throw new VtepError('ERR_EXISTS', 'underlay: already set');
-    const address = parseIp(o.address, 'address');
-    const vxlanPort = checkInt('vxlanPort', o.vxlanPort ?? 4789, 1, 65535);
-    const mplsPort = checkInt('mplsPort', o.mplsPort ?? 6635, 1, 65535);
-    const cfg: DecapConfig = { local: [o.address], vxlan: { port: vxlanPort, vnis: [] }, mpls: { udpPort: mplsPort, labels: {} }, udp6ZeroChecksumRx: o.udp6ZeroChecksumRx ?? false };
-    if (o.peers !== undefined) cfg.peers = o.peers;
-    this.rt.decap.configure(cfg);
-    this.rt.underlay = {
-      address, vxlanPort, mplsPort,
-      ttl: checkInt('ttl', o.ttl ?? 64, 1, 255),
-      mtu: checkInt('mtu', o.mtu ?? 1500, 1280, 65535),
-      framePort: -1,
-      mac: o.mac === undefined ? 0x020000000001 : macArg('mac', o.mac),
-      nextHopMac: o.nextHopMac === undefined ? 0xffffffffffff : macArg('nextHopMac', o.nextHopMac),
-      udp: [],
-      raw: [],
-    };
+    const { state, decap } = underlayState(o);
+    this.rt.decap.configure(decap);
+    this.rt.underlay = state;
     if (o.port !== undefined) {
       const id = this.attach(o.port, PortRole.UNDERLAY, 0, owned);
       this.entry(id).depth = UnderlayDepth.FRAME;
@@ -244,9 +205,9 @@ export class Dataplane extends ControlState implements DataplaneApi {
    * MPLS port, or a RawIpSocket for GRE. Returns its port id.
    */
   addUnderlaySocket(port: Port & { localPort?: number; family?: number }, owned = false): number {
-    const u = this.requireUnderlay();
-    // With a frame port (setUnderlay({ port })) as well, sockets only receive: tunnels send through the
-    // frame port, and what the frame port receives is counted as ignored (process()).
+    const u = this.requireUnderlayState();
+    // Beside a frame port (setUnderlay({ port })), sockets receive (what the frame port reads is counted
+    // as ignored: process()) and send to remotes whose MAC is not known yet (underlayPortOf).
     if (port === null || typeof port !== 'object' || (port.kind !== 'udp' && port.kind !== 'raw')) throw invalidArg('port', port?.kind, 'a UDP or raw IP socket');
     const localPort = port.localPort ?? 0;
     if (port.kind === 'udp' && localPort !== u.vxlanPort && localPort !== u.mplsPort) {
@@ -267,15 +228,22 @@ export class Dataplane extends ControlState implements DataplaneApi {
     return id;
   }
 
-  /** The underlay port and depth that carry a protocol. */
-  private underlayPortOf(proto: number): { port: number; depth: 'frame' | 'ip' | 'udp' } {
-    const u = this.requireUnderlay();
-    if (u.framePort >= 0) return { port: u.framePort, depth: 'frame' };
-    if (PROTO_NAMES[proto] === 'vxlan' || PROTO_NAMES[proto] === 'mplsoudp') {
-      const want = PROTO_NAMES[proto] === 'vxlan' ? u.vxlanPort : u.mplsPort;
-      return { port: u.udp.find((p) => this.entry(p).localPort === want) ?? -1, depth: 'udp' };
-    }
-    return { port: u.raw.find((p) => this.entry(p).family === u.address.family) ?? -1, depth: 'ip' };
+  /**
+   * A remote VTEP's MAC on the underlay segment, for a frame port
+   * (`underlay.tap`); null forgets it. Its tunnels are made again at once.
+   */
+  setUnderlayNeighbor(remote: string, mac: number | string | null): void {
+    const u = this.requireUnderlayState();
+    const r = this.rt.remotes.add(parseIp(remote, 'remote'));
+    if (mac === null) u.neighbors.delete(r);
+    else u.neighbors.set(r, macArg('mac', mac));
+    this.rt.tunnels.retemplate(r, this.rt.portOf);
+  }
+
+  /** The remote MACs set with setUnderlayNeighbor (or read from the kernel by vtep run). */
+  underlayNeighbors(): { remote: string; mac: string }[] {
+    const u = this.requireUnderlayState();
+    return [...u.neighbors].map(([r, mac]) => ({ remote: this.rt.remotes.address(r), mac: formatMac(mac) }));
   }
 
   // ---------------------------------------------------------------- ports
@@ -305,7 +273,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       u.udp = u.udp.filter((p) => p !== id);
       u.raw = u.raw.filter((p) => p !== id);
       if (u.framePort === id) u.framePort = -1;
-      this.rt.tunnels.forgetPort(id);
+      this.rt.tunnels.rebind(this.rt.portOf);
     }
     if (e.owned) e.port.close();
     this.rt.ports[id] = undefined;
@@ -360,10 +328,18 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.timer = undefined;
   }
 
-  /** Timers' work: FDB ageing and the expiry of held packets. Public for tests with an injected clock. */
+  /** Timers' work: FDB ageing, the expiry of held packets, onTick's watchers. Public for tests with an injected clock. */
   tick(): void {
     this.rt.fdb.age();
     this.expireHeld();
+    for (let i = 0; i < this.tickers.length; i++) this.tickers[i]!.fn();
+  }
+
+  private readonly tickers: { fn: () => void; close: (() => void) | undefined }[] = [];
+
+  /** Runs fn on every tick (500 ms while running) and `close` when the dataplane closes: for watchers of the host (fromConfig's kernel neighbor reader). */
+  onTick(fn: () => void, close?: () => void): void {
+    this.tickers.push({ fn, close });
   }
 
   /**
@@ -392,6 +368,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.rt.held.dropWhere(-1, -1, () => {});
     for (let v = 0; v < this.rt.vrfs.length; v++) this.rt.held.dropWhere(v, -1, (r) => this.rt.pool.free(this.rt.held.slot[r]!));
     for (const e of this.rt.ports) if (e !== undefined) this.removePort(e.id);
+    for (const t of this.tickers) t.close?.();
     this.closedFlag = true;
   }
 
@@ -583,17 +560,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
   port(idOrName: number | string): Port {
     return this.entry(this.portId(idOrName)).port;
   }
-
-  private requireUnderlay(): NonNullable<Runtime['underlay']> {
-    if (this.rt.underlay === undefined) throw new VtepError('ERR_INVALID_ARG', 'underlay: call setUnderlay() first');
-    return this.rt.underlay;
-  }
 }
 
-function macArg(field: string, v: number | string): number {
-  if (typeof v === 'string') return parseMac(v, field);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffffffff) throw invalidArg(field, v, 'a 48-bit MAC');
-  return v;
-}
 
-export type { IpAddr };
+export type { IpAddr, UnderlayOptions };

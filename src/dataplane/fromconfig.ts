@@ -13,6 +13,7 @@ import { VtepError } from '../errors.js';
 import { formatIp } from '../util/addr.js';
 import { IpProto } from '../wire/ip.js';
 import { TapDevice } from '../io/tap.js';
+import { KernelArpTable } from '../io/kernel-arp.js';
 import { UdpSocket } from '../io/udp.js';
 import { RawIpSocket } from '../io/raw.js';
 import { Dataplane, type DataplaneOptions, type UnderlayOptions } from './dataplane.js';
@@ -38,7 +39,7 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
       // Sending as frames through a TAP: a 24-byte virtio-net header for UDP-tunnel GSO (see gso-segment).
       uo.port = TapDevice.open({ name: u.tap.name, up: true, persist: false, vnetHdr: true, vnetHdrSize: 24, offloads: true, ...(u.netns === undefined ? {} : { netns: u.netns }) });
       uo.mac = u.tap.mac;
-      uo.nextHopMac = u.tap.nextHopMac;
+      if (u.tap.nextHopMac !== undefined) uo.nextHopMac = u.tap.nextHopMac;
     }
     at('underlay', () => {
       try {
@@ -59,6 +60,9 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
       const family = u.address.includes(':') ? 6 : 4;
       dp.addUnderlaySocket(RawIpSocket.open({ family, protocol: IpProto.GRE, address: u.address, ...(u.netns === undefined ? {} : { netns: u.netns }) }), true);
     }
+    // underlay.tap without nextHopMac: each remote's MAC from the kernel's neighbor table; a remote
+    // not in it yet is sent to through the sockets, which makes the kernel resolve it.
+    if (u.tap !== undefined && u.tap.nextHopMac === undefined) watchKernelNeighbors(dp, u.netns);
     c.bridges.forEach((b, bi) => {
       const path = `bridges[${bi}]`;
       const bo: BridgeOptions = { name: b.name, encap: b.encap, flood: b.flood, arpSuppress: b.arpSuppress, learn: b.learn };
@@ -106,6 +110,27 @@ export function fromConfig(input: VswitchConfigInput | VswitchConfig, options: D
     throw err;
   }
   return dp;
+}
+
+/** Keeps the dataplane's underlay neighbors equal to the kernel's complete IPv4 entries (every tick). */
+function watchKernelNeighbors(dp: Dataplane, netns: string | undefined): void {
+  const table = KernelArpTable.open(netns);
+  const set = new Map<string, number>();
+  const sync = (): void => {
+    const now = table.read();
+    for (const [ip, mac] of now) {
+      if (set.get(ip) === mac) continue;
+      set.set(ip, mac);
+      dp.setUnderlayNeighbor(ip, mac);
+    }
+    for (const ip of set.keys()) {
+      if (now.has(ip)) continue;
+      set.delete(ip);
+      dp.setUnderlayNeighbor(ip, null);
+    }
+  };
+  sync();
+  dp.onTick(sync, () => table.close());
 }
 
 /** Which underlay sockets a config needs. */

@@ -109,6 +109,9 @@ export interface VrfEntry {
   icmpAt: number;
 }
 
+/** Which underlay port carries a protocol to a remote, at which depth, and (frame depth) to which MAC. */
+export type PortOf = (proto: number, remote: number) => { port: number; depth: 'frame' | 'ip' | 'udp'; dstMac: number };
+
 export interface UnderlayState {
   address: IpAddr;
   ttl: number;
@@ -118,7 +121,11 @@ export interface UnderlayState {
   mplsPort: number;
   framePort: number;
   mac: number;
+  /** The frame port's next hop for every remote (a router); without one, a remote's own MAC (neighbors) or, unknown, a socket. */
   nextHopMac: number;
+  nextHopGiven: boolean;
+  /** Remote index -> its MAC on the underlay segment (setUnderlayNeighbor, or read from the kernel). */
+  neighbors: Map<number, number>;
   udp: number[];
   raw: number[];
 }
@@ -151,7 +158,7 @@ export class Runtime {
   /** The graph (set once by the facade; stages reach the tracer through it). */
   graph!: Graph;
   /** The underlay port and depth that carry a protocol (set by the facade). */
-  portOf!: (proto: number) => { port: number; depth: 'frame' | 'ip' | 'udp' };
+  portOf!: PortOf;
   /** Tunnel counters per (remote, protocol): k = (remote * 5 + proto) * 4, then tx packets, tx bytes, rx packets, rx bytes. */
   readonly tunCounters: Float64Array;
 

@@ -9,7 +9,7 @@ import { Tunnel, type TunnelOptions } from '../tunnel/tunnel.js';
 import { TunnelProto, PROTO_NAMES, type TunnelProtoName } from '../tunnel/protos.js';
 import { formatIp } from '../util/addr.js';
 import type { Remotes } from '../table/remotes.js';
-import type { UnderlayState } from './runtime.js';
+import type { PortOf, UnderlayState } from './runtime.js';
 
 export class TunnelTable {
   readonly list: Tunnel[] = [];
@@ -21,6 +21,8 @@ export class TunnelTable {
   /** Bytes the tunnel adds from the outer IP header to the payload (the outer packet is payload + this). */
   overhead = new Uint16Array(64);
   private readonly byKey = new Map<string, number>();
+  /** What each tunnel was made from, to make it again when its remote's next hop changes. */
+  private readonly opts: TunnelOptions[] = [];
 
   constructor(private readonly remotes: Remotes) {}
 
@@ -32,11 +34,11 @@ export class TunnelTable {
    * The tunnel toward `remote` for (proto, id, payload); made on first use.
    * `portOf` names the underlay port that carries it and at which depth.
    */
-  get(u: UnderlayState, proto: number, remote: number, id: number, payload: 'ethernet' | 'ip', portOf: (proto: number) => { port: number; depth: 'frame' | 'ip' | 'udp' }): number {
+  get(u: UnderlayState, proto: number, remote: number, id: number, payload: 'ethernet' | 'ip', portOf: PortOf): number {
     const key = `${proto}/${remote}/${id}/${payload}`;
     const known = this.byKey.get(key);
     if (known !== undefined) return known;
-    const { port, depth } = portOf(proto);
+    const { port, depth, dstMac } = portOf(proto, remote);
     const opts: TunnelOptions = {
       proto: PROTO_NAMES[proto] as TunnelProtoName,
       src: formatIp(u.address),
@@ -45,7 +47,7 @@ export class TunnelTable {
       payload,
       depth,
       srcMac: u.mac,
-      dstMac: u.nextHopMac,
+      dstMac,
     };
     if (proto === TunnelProto.VXLAN) {
       opts.vni = id;
@@ -59,6 +61,7 @@ export class TunnelTable {
     const ti = this.list.length;
     if (ti === this.port.length) this.grow();
     this.list.push(t);
+    this.opts.push(opts);
     this.port[ti] = port;
     this.remote[ti] = remote;
     this.proto[ti] = proto;
@@ -68,14 +71,30 @@ export class TunnelTable {
     return ti;
   }
 
-  /** An underlay port went away: its tunnels have none until `portOf` gives one again. */
-  forgetPort(port: number): void {
-    for (let i = 0; i < this.list.length; i++) if (this.port[i] === port) this.port[i] = -1;
+  /** The underlay's ports changed (one came or went): every tunnel goes where `portOf` now says (port -1: none yet). */
+  rebind(portOf: PortOf): void {
+    for (let i = 0; i < this.list.length; i++) this.remake(i, portOf);
   }
 
-  /** An underlay port came: tunnels without one take it when `portOf` says so. */
-  rebind(portOf: (proto: number) => { port: number }): void {
-    for (let i = 0; i < this.list.length; i++) if (this.port[i]! < 0) this.port[i] = portOf(this.proto[i]!).port;
+  /**
+   * A remote's next hop changed (its MAC learned or forgotten): its tunnels
+   * go where `portOf` now says (the frame port to that MAC, or a socket).
+   */
+  retemplate(remote: number, portOf: PortOf): void {
+    for (let i = 0; i < this.list.length; i++) if (this.remote[i] === remote) this.remake(i, portOf);
+  }
+
+  /** Tunnel i made again for its port, depth and MAC, if they changed. Control plane only: the hot path reads the new template from the next packet on. */
+  private remake(i: number, portOf: PortOf): void {
+    const { port, depth, dstMac } = portOf(this.proto[i]!, this.remote[i]!);
+    const o = this.opts[i]!;
+    this.port[i] = port;
+    if (o.depth === depth && o.dstMac === dstMac) return;
+    const opts: TunnelOptions = { ...o, depth, dstMac };
+    const t = new Tunnel(opts);
+    this.opts[i] = opts;
+    this.list[i] = t;
+    this.overhead[i] = t.fullLen - t.ipOff;
   }
 
   private grow(): void {

@@ -162,6 +162,8 @@ export interface NativeAddon {
   /** The ifindex an AF_PACKET socket is bound to: -1 once the interface is gone; -errno on failure. */
   packetIfindex(fd: number): number;
   dupFd(fd: number): number;
+  /** open(path, O_RDONLY) from inside a namespace (a name under /var/run/netns; '' for ours). */
+  openInNetns(args: { path: string; netns?: string }): number;
   errnoName(errno: number): { name: string; message: string };
 
   /** read() up to n frames into entries 0..n-1 (capacity cap, hdr bytes of vnet header before start). */
@@ -205,7 +207,7 @@ export interface NativeAddon {
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
 }
 
-export const NATIVE_ABI = 3;
+export const NATIVE_ABI = 4;
 
 let addon: NativeAddon | undefined;
 

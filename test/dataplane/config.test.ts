@@ -72,6 +72,8 @@ test('underlay.tap: the MACs parsed', () => {
   const c = structuredClone(EXAMPLE) as any;
   c.underlay.tap = { name: 'vtepu0', mac: '02:fc:18:00:00:01', nextHopMac: '02:fc:18:00:00:02' };
   assert.equal(parseVswitchConfig(c).underlay.tap, { name: 'vtepu0', mac: 0x02fc18000001, nextHopMac: 0x02fc18000002 });
+  c.underlay.tap = { name: 'vtepu0', mac: '02:fc:18:00:00:01' };
+  assert.equal(parseVswitchConfig(c).underlay.tap, { name: 'vtepu0', mac: 0x02fc18000001 }, 'without nextHopMac: each remote\'s MAC from the kernel');
 });
 
 test('a TAP port may turn its offloads off (default: on, left unset)', () => {

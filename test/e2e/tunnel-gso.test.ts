@@ -6,7 +6,9 @@
  *
  * vtep sends whole frames into vtepu0, which the test bridges with the
  * underlay veth; the bridge holds 198.18.0.1, so the kernel answers the
- * peer's ARP and vtep's UDP sockets receive. Where the kernel grants
+ * peer's ARP and vtep's UDP sockets receive. No nextHopMac is configured:
+ * the first packets go through the sockets, the kernel resolves the peer,
+ * and vtep takes the peer's MAC from the kernel's neighbor table. Where the kernel grants
  * UDP-tunnel GSO (Linux 6.17), each of vm1's TCP super-frames leaves as one
  * frame that the peer's VXLAN takes whole. Pings, then 20 MB of TCP each way
  * with matching sha256.
@@ -40,7 +42,7 @@ if (!skipWithoutNetns('e2e tunnel-gso')) {
       hostOnBridge(nsK, 'vm2p', 'br0', h2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: MTU });
       const peerMac = nsK.exec(['cat', '/sys/class/net/u0/address']).trim();
       dp = fromConfig({
-        underlay: { address: '198.18.0.1', netns: nsV.name, tap: { name: 'vtepu0', mac: OUR_MAC, nextHopMac: peerMac } },
+        underlay: { address: '198.18.0.1', netns: nsV.name, tap: { name: 'vtepu0', mac: OUR_MAC } },
         bridges: [{ vni: VNI, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: MTU, mac: '02:00:0a:00:00:01' }], flood: ['198.18.0.2'] }],
       });
       nsV.ip('link', 'set', 'vtepu0', 'master', 'ub0');
@@ -59,6 +61,9 @@ if (!skipWithoutNetns('e2e tunnel-gso')) {
       const g = s.nodes['gso-segment']!;
       // What came back reached the sockets (whole super-packets among it), not the TAP.
       assert.ok(s.ports['198.18.0.1:4789']!.rxPackets > 0, JSON.stringify(s.ports));
+      // The peer's MAC came from the kernel; from then on vtep sent through the TAP.
+      assert.equal(dp.underlayNeighbors().filter((n) => n.remote === '198.18.0.2'), [{ remote: '198.18.0.2', mac: peerMac }]);
+      assert.ok(s.ports.vtepu0!.txPackets > 0, JSON.stringify(s.ports.vtepu0));
       if (off.udpTunnel === true) assert.ok(g.counters!.whole! > 0, JSON.stringify(g));
       else console.log(`  e2e tunnel-gso: the kernel granted no UDP-tunnel GSO (${JSON.stringify(off)}): super-frames were cut`);
       console.log(`  e2e tunnel-gso: 20 MB vm1 -> vm2 ${a.gbps.toFixed(2)} Gbit/s, vm2 -> vm1 ${b.gbps.toFixed(2)} Gbit/s; gso-segment ${JSON.stringify(g.counters)}`);

@@ -5,7 +5,6 @@
  * request for a known address in place, so that it never floods to the
  * remote VTEPs. VLAN tags are walked: a tagged request is answered tagged.
  */
-import { Reason } from '../../packet/reasons.js';
 import { u16, u32 } from '../../wire/bytes.js';
 import { walkL2, newL2Info, EtherType } from '../../wire/ethernet.js';
 import { Arp, ArpOp, isEthIpv4Arp } from '../../wire/arp.js';
