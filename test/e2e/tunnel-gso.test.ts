@@ -17,8 +17,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
-import { Netns, veth, skipWithoutNetns } from '../helpers/netns.js';
-import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, tcpTransfer } from './topo.js';
+import { Netns, veth, skipWithoutNetns, canUseNetns } from '../helpers/netns.js';
+import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, sleep, tcpTransfer } from './topo.js';
 
 const VNI = 42;
 const MTU = 1450;
@@ -67,6 +67,59 @@ if (!skipWithoutNetns('e2e tunnel-gso')) {
       if (off.udpTunnel === true) assert.ok(g.counters!.whole! > 0, JSON.stringify(g));
       else console.log(`  e2e tunnel-gso: the kernel granted no UDP-tunnel GSO (${JSON.stringify(off)}): super-frames were cut`);
       console.log(`  e2e tunnel-gso: 20 MB vm1 -> vm2 ${a.gbps.toFixed(2)} Gbit/s, vm2 -> vm1 ${b.gbps.toFixed(2)} Gbit/s; gso-segment ${JSON.stringify(g.counters)}`);
+    } finally {
+      dp?.close();
+      for (const ns of made) ns.delete();
+    }
+  });
+}
+
+if (canUseNetns()) {
+  test('underlay through a TAP with two kernel VTEPs on one segment: each is sent to at its own MAC, read from the kernel', async () => {
+    const made: Netns[] = [];
+    let dp: Dataplane | undefined;
+    try {
+      for (const p of ['gv', 'gk', 'gl', 'g1', 'g2', 'g3']) made.push(Netns.create(p));
+      const [nsV, nsK, nsL, h1, h2, h3] = made as [Netns, Netns, Netns, Netns, Netns, Netns];
+      for (const ns of made) noIpv6(ns);
+      // ub0 (198.18.0.1) bridges vtep's TAP and two veths: 198.18.0.2 in nsK, 198.18.0.3 in nsL.
+      veth(nsV, 'u0', undefined, nsK, 'u0', '198.18.0.2/24');
+      veth(nsV, 'u1', undefined, nsL, 'u0', '198.18.0.3/24');
+      nsV.ip('link', 'add', 'ub0', 'type', 'bridge');
+      for (const d of ['u0', 'u1']) nsV.ip('link', 'set', d, 'master', 'ub0');
+      nsV.ip('addr', 'add', '198.18.0.1/24', 'dev', 'ub0');
+      nsV.ip('link', 'set', 'ub0', 'up');
+      kernelVtep(nsK, { dev: 'u0', local: '198.18.0.2', flood: ['198.18.0.1'], vni: VNI });
+      kernelVtep(nsL, { dev: 'u0', local: '198.18.0.3', flood: ['198.18.0.1'], vni: VNI });
+      hostOnBridge(nsK, 'vm2p', 'br0', h2, { addr: '10.0.0.2/24', mac: '02:00:0a:00:00:02', mtu: MTU });
+      hostOnBridge(nsL, 'vm3p', 'br0', h3, { addr: '10.0.0.3/24', mac: '02:00:0a:00:00:03', mtu: MTU });
+      const macK = nsK.exec(['cat', '/sys/class/net/u0/address']).trim();
+      const macL = nsL.exec(['cat', '/sys/class/net/u0/address']).trim();
+      dp = fromConfig({
+        underlay: { address: '198.18.0.1', netns: nsV.name, tap: { name: 'vtepu0', mac: OUR_MAC } },
+        bridges: [{ vni: VNI, ports: [{ tap: 'vm1tap', netns: nsV.name, mtu: MTU, mac: '02:00:0a:00:00:01' }], flood: ['198.18.0.2', '198.18.0.3'] }],
+      });
+      nsV.ip('link', 'set', 'vtepu0', 'master', 'ub0');
+      dp.start();
+      attachTap(nsV, 'vm1tap', h1, { addr: '10.0.0.1/24' });
+      // The first packets to each peer go through the sockets; the kernel resolves both peers.
+      for (const dst of ['10.0.0.2', '10.0.0.3']) {
+        const p = await ping(h1, dst, 3);
+        assert.ok(p.received > 0, p.output);
+      }
+      await sleep(600); // a tick: the kernel's entries read
+      assert.equal(dp.underlayNeighbors().filter((n) => n.remote !== '198.18.0.1').sort((a, b) => a.remote.localeCompare(b.remote)), [
+        { remote: '198.18.0.2', mac: macK },
+        { remote: '198.18.0.3', mac: macL },
+      ]);
+      // Now through the TAP, each at its own MAC: both answer.
+      const before = dp.stats().ports.vtepu0!.txPackets;
+      for (const dst of ['10.0.0.2', '10.0.0.3']) {
+        const p = await ping(h1, dst, 3);
+        assert.is(p.received, 3, p.output);
+      }
+      assert.ok(dp.stats().ports.vtepu0!.txPackets - before >= 6, JSON.stringify(dp.stats().ports.vtepu0));
+      assert.equal(dp.stats().drops, {});
     } finally {
       dp?.close();
       for (const ns of made) ns.delete();
