@@ -80,7 +80,17 @@ const COMMANDS: Record<string, Handler> = {
   'arp.show': ({ dp }, { args }) => {
     const bridge = optStr(args, 'bridge');
     const vrf = optStr(args, 'vrf');
-    return { arp: vrf !== undefined ? [] : dp.arpEntries(bridge), neighbors: bridge !== undefined ? [] : dp.neighbors(vrf) };
+    const neighbors = bridge !== undefined ? [] : dp.neighbors(vrf);
+    // The remote VTEPs' MACs of a frame-mode underlay (underlay.tap), as owner "underlay".
+    const under = (dp as { underlayNeighbors?: () => { remote: string; mac: string }[] }).underlayNeighbors;
+    if (bridge === undefined && vrf === undefined && typeof under === 'function') {
+      try {
+        for (const n of under.call(dp)) neighbors.push({ owner: 'underlay', ip: n.remote, mac: n.mac });
+      } catch {
+        // no underlay set
+      }
+    }
+    return { arp: vrf !== undefined ? [] : dp.arpEntries(bridge), neighbors };
   },
   'arp.add': ({ dp }, { args }) => {
     dp.addArp(str(args, 'bridge'), str(args, 'ip'), str(args, 'mac'));

@@ -10,6 +10,8 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseProcNetArp, KernelArpTable } from '../../src/io/kernel-arp.js';
 import { Sink, hex, inject, toHex } from '../helpers/dp.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
+import { runCommand, type Call } from '../../src/ops/commands.js';
+import { asTarget } from '../../src/ops/target.js';
 
 // Ethernet[IPv4[UDP "ping"]]: vm1 (02:00:0a:00:00:01, 10.0.0.1) -> vm2 (02:00:0a:00:00:02, 10.0.0.2)
 const UDP_1_TO_2 = hex('02000a00000202000a00000108004500002000004000401126cb0a0000010a00000203e807d0000c000070696e67');
@@ -98,6 +100,16 @@ test('tunnels follow the underlay ports: a socket added later takes unresolved r
   inject(dp, 'vm1', UDP_1_TO_2, UDP_1_TO_3);
   assert.is(u.frames.length, 3);
   assert.equal(dp.stats().drops, {});
+  dp.close();
+});
+
+test('vtep ctl arp show lists the underlay neighbors as owner "underlay"', () => {
+  const { dp } = net();
+  dp.setUnderlayNeighbor('198.18.0.2', '02:fc:18:00:00:02');
+  const call = { id: 1, args: {}, data: () => true, cancelled: false } as unknown as Call;
+  const ctx = { dp: asTarget(dp), openTap: () => { throw new Error('no'); } };
+  assert.equal(runCommand(ctx, 'arp.show', call), { arp: [], neighbors: [{ owner: 'underlay', ip: '198.18.0.2', mac: '02:fc:18:00:00:02' }] });
+  assert.equal(runCommand(ctx, 'arp.show', { ...call, args: { bridge: 'br' } }), { arp: [], neighbors: [] });
   dp.close();
 });
 
