@@ -26,6 +26,7 @@ import { Remotes } from '../table/remotes.js';
 import { NextHops } from '../table/nexthop.js';
 import { Vrfs } from '../table/vrf.js';
 import { FdPort, type Port, type PortStats } from '../io/port.js';
+import { native } from '../io/native.js';
 import type { CaptureDirection, CaptureFn, DataplaneApi, DataplaneEvents, PacketTrace } from './api.js';
 import { Runtime, PortRole, ROLE_NAMES, UnderlayDepth, MAX_PORTS, type PortEntry } from './runtime.js';
 import { Graph, type StageStats } from './stage.js';
@@ -170,13 +171,14 @@ export class Dataplane extends ControlState implements DataplaneApi {
     const pool = new PacketPool({ slots: 16384, ...options.pool });
     const batchSize = checkInt('batchSize', options.batchSize ?? 256, 1, 4096);
     const clock = options.clock ?? (() => performance.now());
+    const time = new Float64Array(2);
     const maxRemotes = checkInt('maxRemotes', options.maxRemotes ?? 4096, 1, 1 << 20);
     const remotes = new Remotes({ capacity: maxRemotes });
-    const fdb = new Fdb({ maxLearned: options.macLimit ?? 1 << 20, ageMs: (options.ageSeconds ?? 300) * 1000, clock });
+    const fdb = new Fdb({ maxLearned: options.macLimit ?? 1 << 20, ageMs: (options.ageSeconds ?? 300) * 1000, clock, time });
     const decap = new Decapsulator();
     decap.counting = false; // the underlay-input stage counts
     const rt = new Runtime({
-      pool, fdb, remotes, decap, clock,
+      pool, fdb, remotes, decap, clock, time, mono: options.clock === undefined ? nativeClock() : null,
       nexthops: new NextHops({ remotes }),
       tunnels: new TunnelTable(remotes),
       // Held packets may take at most a quarter of the pool by default, whatever its size.
@@ -452,7 +454,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     if (cap !== null) for (let i = 0; i < n; i++) for (const fn of cap) fn('rx', rt.u8, b.start[i]!, b.len[i]!);
     rt.batch = b;
     rt.ingress = e;
-    rt.now = rt.clock();
+    rt.stamp();
     if (e.role !== PortRole.UNDERLAY) {
       // port-input's fused fast path (see PortInputStage.admit), else its graph pass.
       if (!this.graph.traceWanted && this.portInput.admit(n)) this.graph.drain();
@@ -576,6 +578,15 @@ export class Dataplane extends ControlState implements DataplaneApi {
   private requireUnderlay(): NonNullable<Runtime['underlay']> {
     if (this.rt.underlay === undefined) throw new VtepError('ERR_INVALID_ARG', 'underlay: call setUnderlay() first');
     return this.rt.underlay;
+  }
+}
+
+/** The addon's monotonic clock, or null without the addon (a dataplane of memory ports needs none). */
+function nativeClock(): ((cell: Float64Array) => void) | null {
+  try {
+    return native().monoClock;
+  } catch {
+    return null;
   }
 }
 
