@@ -51,7 +51,7 @@ export class L2FwdStage extends Stage {
         continue;
       }
       const bd = owner[i]!;
-      const dstLo = u32(u8, s + Eth.DST + 2);
+      const dstLo = u32(u8, s + Eth.DST + 2) | 0; // signed: no heap number in the lookup call (keyed as int32)
       if (dstHi !== cHi || dstLo !== cLo || bd !== cBd) {
         cached = fdb.lookup(bd, dstHi, dstLo);
         cBd = bd;
