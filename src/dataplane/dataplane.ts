@@ -434,8 +434,9 @@ export class Dataplane extends ControlState implements DataplaneApi {
       if (!full && level) return total;
       if (full) rx = this.rx;
     }
-    // Budget spent (or the pool low) with more to read: yield to other ports, then continue.
-    if (this.running) setImmediate(() => this.service(id, 64));
+    // Budget spent (or the pool low) with more to read: yield to other ports, then continue. A
+    // level-triggered fd's poll calls again by itself, without the Immediate and closure (garbage) of a nudge.
+    if (this.running && !level) setImmediate(() => this.service(id, 64));
     return total;
   }
 

@@ -275,7 +275,7 @@ export class Runtime {
   }
 
   peerRemote(family: number, words: Uint32Array): number {
-    let r = family === 4 ? this.remotes.find4(words[0]!) : this.remotes.find6(words, 0);
+    let r = family === 4 ? this.remotes.find4(words[0]! | 0) : this.remotes.find6(words, 0); // signed: no heap number in the call
     if (r < 0 && family === this.underlay!.address.family) {
       try {
         r = this.remotes.add({ family: family as 4 | 6, words: words.slice(0, family === 4 ? 1 : 4) });

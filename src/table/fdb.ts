@@ -253,7 +253,11 @@ export class Fdb extends EventEmitter<FdbEvents> {
         this.learnedTotal++;
         this.perBd[bd]!++;
       }
-      this.seen[s] = now !== undefined ? now : this.time !== null ? this.time[0]! : this.clock();
+      // Three stores, not one of a conditional: that would merge a tagged value with a double (a heap number).
+      const time = this.time;
+      if (now !== undefined) this.seen[s] = now;
+      else if (time !== null) this.seen[s] = time[0]!;
+      else this.seen[s] = this.clock();
       const old = t[o | 2]!;
       if (old === (value | 0)) {
         this.counters.refreshed++;
