@@ -4,7 +4,7 @@
  * the vector, as VPP's l2-learn does. A group MAC is never a source.
  */
 import { Reason } from '../../packet/reasons.js';
-import { u32 } from '../../wire/bytes.js';
+import { i32 } from '../../wire/bytes.js';
 import { Eth, EtherType } from '../../wire/ethernet.js';
 import { isVlanTpid } from '../../wire/vlan.js';
 import { FDB_REMOTE } from '../../table/fdb.js';
@@ -53,7 +53,7 @@ export class L2LearnStage extends Stage {
         const r = remote[i]!;
         const at = r >= 0 ? FDB_REMOTE | r : ingress;
         // Signed: an unsigned word from 2^31 up would be a heap number in the call (the FDB keys it as int32).
-        const srcLo = u32(u8, s + Eth.SRC + 2) | 0;
+        const srcLo = i32(u8, s + Eth.SRC + 2);
         // From the underlay, only a source we know the remote of is learned.
         if ((r >= 0 || !fromUnderlay) && (srcHi !== lastHi || srcLo !== lastLo || at !== lastAt || br.index !== lastBd)) {
           fdb.learn(br.index, srcHi, srcLo, at); // the time: the batch's reading (rt.time), no number passed
