@@ -189,7 +189,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.batchSize = batchSize;
     this.rxReserve = checkInt('rxReserve', options.rxReserve ?? Math.min(2 * batchSize, pool.slots >>> 2), 0, pool.slots);
     const busyPollUs = checkInt('busyPollUs', options.busyPollUs ?? 0, 0, 1_000_000);
-    this.busyPoll = busyPollUs === 0 ? undefined : new BusyPoll(busyPollUs / 1000, () => this.pollOnce(), () => this.running);
+    this.busyPoll = busyPollUs === 0 ? undefined : new BusyPoll(busyPollUs / 1000, () => this.pollOnce(), () => this.running, nativeClock() ?? undefined);
     this.portInput = new PortInputStage(rt);
     this.underlayInput = new UnderlayInputStage(rt);
     this.arpTerm = new ArpTermStage(rt);
