@@ -29,7 +29,10 @@
  * the kernel's default offloads. Per direction: CPU-seconds per GB of the
  * whole machine (busy and softirq: both TCP ends are in it, alike for both)
  * and of the vtep process, and the vtep child's garbage collections during
- * the streams (node --trace-gc). `--tcp`: the TCP rows only. VTEP_E2E_TAP_OFFLOADS=0:
+ * the streams (node --trace-gc): those its allocation caused, with the
+ * steady state's apart (rounds after the first: the first may allocate while
+ * the JIT warms up), and the memory reducer's (V8 shrinking the heap a few
+ * seconds after start-up's garbage: at most three, whatever the traffic). `--tcp`: the TCP rows only. VTEP_E2E_TAP_OFFLOADS=0:
  * the guest's TAP without offloads, for comparison. `--tunnel-gso` adds
  * two variants that write the underlay as frames through a TAP bridged to the
  * underlay veth, with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld):
@@ -89,11 +92,12 @@ interface Sample {
   cpu?: number;
   /** Frames per second the source got into the TAP (written, or taken by the device). */
   offered?: number;
-  /** TCP: bytes received, the stream's wall seconds, machine softirq cores, GCs of the vtep child. */
+  /** TCP: bytes received, the stream's wall seconds, machine softirq cores, GCs of the vtep child (and its memory reducer's). */
   bytes?: number;
   seconds?: number;
   softirq?: number;
   gcs?: number;
+  reducerGcs?: number;
 }
 
 interface World {
@@ -240,8 +244,12 @@ function systemSoftirq(): number {
   return f[6]!;
 }
 
-/** Garbage collections the `vtep run` child has logged (--trace-gc), counted by startVtep. */
-const gcLog = { count: 0 };
+/**
+ * Garbage collections the `vtep run` child has logged (--trace-gc), counted
+ * by startVtep: `count` those allocation caused, `reducer` the memory
+ * reducer's ("Mark-Compact (reduce)").
+ */
+const gcLog = { count: 0, reducer: 0 };
 
 /**
  * One TCP stream from `from` to `to` (address toIp) for TCP_SECONDS; goodput
@@ -257,6 +265,7 @@ async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuP
     const s0 = systemBusy();
     const q0 = systemSoftirq();
     const g0 = gcLog.count;
+    const r0 = gcLog.reducer;
     const t0 = Date.now();
     const src = await run(from, [exe, 'tcp-source', toIp, '5001', String(TCP_SECONDS)], 30_000);
     const seconds = (Date.now() - t0) / 1000;
@@ -270,11 +279,18 @@ async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuP
     if (cpuPid !== undefined) {
       s.cpu = (c1 - c0) / CLK_TCK / seconds;
       s.gcs = gcLog.count - g0;
+      s.reducerGcs = gcLog.reducer - r0;
     }
     return s;
   } finally {
     if (sink.exitCode === null) sink.kill('SIGKILL');
   }
+}
+
+/** GCs over a variant's streams: all, those of the rounds after the first (steady state), the memory reducer's. */
+function gcNote(xs: Sample[]): string {
+  const sum = (ys: Sample[], f: (x: Sample) => number | undefined): number => ys.reduce((a, x) => a + (f(x) ?? 0), 0);
+  return `${sum(xs, (x) => x.gcs)} (${sum(xs.slice(1), (x) => x.gcs)} after the first round; memory reducer ${sum(xs, (x) => x.reducerGcs)})`;
 }
 
 function median(xs: number[]): number {
@@ -334,10 +350,14 @@ async function startVtep(w: World, dir: string, log: (l: string) => void, tap?: 
   const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', `${file}.sock`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  let partial = '';
   child.stdout.on('data', (d: Buffer) => {
-    const t = d.toString();
-    for (let k = t.indexOf('Scavenge'); k >= 0; k = t.indexOf('Scavenge', k + 1)) gcLog.count++;
-    for (let k = t.indexOf('Mark-Compact'); k >= 0; k = t.indexOf('Mark-Compact', k + 1)) gcLog.count++;
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) {
+      if (l.includes('Mark-Compact (reduce)')) gcLog.reducer++;
+      else if (l.includes('Scavenge') || l.includes('Mark-Compact')) gcLog.count++;
+    }
   });
   if (!(await until(() => err.includes('running with') || child.exitCode !== null, 15_000)) || child.exitCode !== null) {
     child.kill('SIGKILL');
@@ -455,7 +475,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
             if (tStream !== undefined) tcp.vtap.push(await tStream());
           } else tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
         }
-        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${pStream !== undefined ? `; vtep with underlay.tap ${fmt(tcp.vtap.at(-1)!.rate)}; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${tcp.vtep.at(-1)!.reducerGcs! > 0 ? ` (and ${tcp.vtep.at(-1)!.reducerGcs} of the memory reducer)` : ''}${pStream !== undefined ? `; vtep with underlay.tap ${fmt(tcp.vtap.at(-1)!.rate)}; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
       }
       const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
       const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
@@ -467,7 +487,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       const perGb = (xs: Sample[], f: (x: Sample) => number): number => median(xs.map((x) => (f(x) * x.seconds!) / (x.bytes! / 1e9)));
       const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
       rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
-      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${tcp.vtep.reduce((a, x) => a + (x.gcs ?? 0), 0)}`;
+      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${gcNote(tcp.vtep)}`;
       if (tcp.vtap.length > 0) {
         const tr = row(`tcp ${d.label}: vtep run, underlay.tap (UDP-tunnel GSO)`, 'Gbit/s', toGbit(tcp.vtap), k);
         tr.note += `, ${cpuNote(tcp.vtap)}, vtep process ${perGb(tcp.vtap, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;

@@ -18,27 +18,38 @@ export const BUSY_PREEMPTED_MS = 0.5;
 /** How long busy-poll stays off after a preemption (ms). */
 export const BUSY_BACKOFF_MS = 1000;
 
+/** performance.now() into cell[0]: the fallback clock (a heap number per read). */
+function perfClock(cell: Float64Array): void {
+  cell[0] = performance.now();
+}
+
 export class BusyPoll {
-  /** performance.now() of the last packet read; the spin ends `budgetMs` after it. */
+  /** The clock (ms) of the last packet read; the spin ends `budgetMs` after it. */
   private lastRx = 0;
   /** A slice is scheduled or running. */
   spinning = false;
-  /** No spin before this time (performance.now): the last one was preempted. */
+  /** No spin before this time (the clock's ms): the last one was preempted. */
   backoffUntil = 0;
+  /** The clock's reading (cell[0]); cell[1] = 0 for the addon's monoClock. */
+  private readonly cell = new Float64Array(2);
 
   /**
    * `pass` reads every port once and returns the packets read; `running`
-   * says whether the dataplane still serves its ports.
+   * says whether the dataplane still serves its ports. `clock` writes the
+   * time in ms into cell[0]: the addon's monoClock reads it without garbage,
+   * where performance.now() leaves a heap number per pass of the spin.
    */
   constructor(
     private readonly budgetMs: number,
     private readonly pass: () => number,
     private readonly running: () => boolean,
+    private readonly clock: (cell: Float64Array) => void = perfClock,
   ) {}
 
   /** Traffic came: (re)start the window. */
   kick(): void {
-    const now = performance.now();
+    this.clock(this.cell);
+    const now = this.cell[0]!;
     this.lastRx = now;
     if (this.spinning || now < this.backoffUntil || !this.running()) return;
     this.spinning = true;
@@ -47,12 +58,15 @@ export class BusyPoll {
 
   /** One slice: passes until the window closes or BUSY_SLICE_US passed, then yield and come back. */
   private readonly slice = (): void => {
-    let prev = performance.now();
+    const cell = this.cell;
+    this.clock(cell);
+    let prev = cell[0]!;
     const end = prev + BUSY_SLICE_US / 1000;
     let now = prev;
     for (;;) {
       const n = this.running() ? this.pass() : 0;
-      now = performance.now();
+      this.clock(cell);
+      now = cell[0]!;
       if (n > 0) this.lastRx = now;
       else if (now - prev > BUSY_PREEMPTED_MS) {
         this.backoffUntil = now + BUSY_BACKOFF_MS;

@@ -25,6 +25,7 @@ import { Remotes } from '../table/remotes.js';
 import { NextHops } from '../table/nexthop.js';
 import { Vrfs } from '../table/vrf.js';
 import { FdPort, type Port, type PortStats } from '../io/port.js';
+import { native } from '../io/native.js';
 import type { CaptureDirection, CaptureFn, DataplaneApi, DataplaneEvents, PacketTrace } from './api.js';
 import { Runtime, PortRole, ROLE_NAMES, UnderlayDepth, MAX_PORTS, type PortEntry } from './runtime.js';
 import { Graph, type StageStats } from './stage.js';
@@ -146,13 +147,14 @@ export class Dataplane extends ControlState implements DataplaneApi {
     const pool = new PacketPool({ slots: 16384, ...options.pool });
     const batchSize = checkInt('batchSize', options.batchSize ?? 256, 1, 4096);
     const clock = options.clock ?? (() => performance.now());
+    const time = new Float64Array(2);
     const maxRemotes = checkInt('maxRemotes', options.maxRemotes ?? 4096, 1, 1 << 20);
     const remotes = new Remotes({ capacity: maxRemotes });
-    const fdb = new Fdb({ maxLearned: options.macLimit ?? 1 << 20, ageMs: (options.ageSeconds ?? 300) * 1000, clock });
+    const fdb = new Fdb({ maxLearned: options.macLimit ?? 1 << 20, ageMs: (options.ageSeconds ?? 300) * 1000, clock, time });
     const decap = new Decapsulator();
     decap.counting = false; // the underlay-input stage counts
     const rt = new Runtime({
-      pool, fdb, remotes, decap, clock,
+      pool, fdb, remotes, decap, clock, time, mono: options.clock === undefined ? nativeClock() : null,
       nexthops: new NextHops({ remotes }),
       tunnels: new TunnelTable(remotes),
       // Held packets may take at most a quarter of the pool by default, whatever its size.
@@ -163,7 +165,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     this.batchSize = batchSize;
     this.rxReserve = checkInt('rxReserve', options.rxReserve ?? Math.min(2 * batchSize, pool.slots >>> 2), 0, pool.slots);
     const busyPollUs = checkInt('busyPollUs', options.busyPollUs ?? 0, 0, 1_000_000);
-    this.busyPoll = busyPollUs === 0 ? undefined : new BusyPoll(busyPollUs / 1000, () => this.pollOnce(), () => this.running);
+    this.busyPoll = busyPollUs === 0 ? undefined : new BusyPoll(busyPollUs / 1000, () => this.pollOnce(), () => this.running, nativeClock() ?? undefined);
     this.portInput = new PortInputStage(rt);
     this.underlayInput = new UnderlayInputStage(rt);
     this.arpTerm = new ArpTermStage(rt);
@@ -412,8 +414,9 @@ export class Dataplane extends ControlState implements DataplaneApi {
       if (!full && level) return total;
       if (full) rx = this.rx;
     }
-    // Budget spent (or the pool low) with more to read: yield to other ports, then continue.
-    if (this.running) setImmediate(() => this.service(id, 64));
+    // Budget spent (or the pool low) with more to read: yield to other ports, then continue. A
+    // level-triggered fd's poll calls again by itself, without the Immediate and closure (garbage) of a nudge.
+    if (this.running && !level) setImmediate(() => this.service(id, 64));
     return total;
   }
 
@@ -439,7 +442,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     }
     rt.batch = b;
     rt.ingress = e;
-    rt.now = rt.clock();
+    rt.stamp();
     if (e.role !== PortRole.UNDERLAY) {
       // port-input's fused fast path (see PortInputStage.admit), else its graph pass.
       if (!this.graph.traceWanted && this.portInput.admit(n)) this.graph.drain();
@@ -562,5 +565,13 @@ export class Dataplane extends ControlState implements DataplaneApi {
   }
 }
 
+/** The addon's monotonic clock, or null without the addon (a dataplane of memory ports needs none). */
+function nativeClock(): ((cell: Float64Array) => void) | null {
+  try {
+    return native().monoClock;
+  } catch {
+    return null;
+  }
+}
 
 export type { IpAddr, UnderlayOptions };

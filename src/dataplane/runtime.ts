@@ -168,8 +168,14 @@ export class Runtime {
   // The batch in flight.
   batch!: Batch;
   ingress!: PortEntry;
-  /** Clock at the start of the batch (one read per batch). */
-  now = 0;
+  /**
+   * The clock at the start of the batch (one read per batch, stamp()): time[0];
+   * time[1] is the native clock's offset to the dataplane clock's timeline.
+   * The FDB reads time[0] when it learns.
+   */
+  readonly time: Float64Array;
+  /** The native monotonic clock (no allocation per read), when the dataplane keeps its default clock; else null. */
+  private readonly mono: ((cell: Float64Array) => void) | null;
   /** Per packet: bridge or VRF index; remote index it came from (-1 local); stage-specific output; IP header offset; flags. */
   owner!: Int32Array;
   remote!: Int32Array;
@@ -187,7 +193,10 @@ export class Runtime {
   /** Scratch words for IPv6 addresses (no allocation per packet). */
   readonly words = new Uint32Array(4);
 
-  constructor(o: { pool: PacketPool; fdb: Fdb; remotes: Remotes; nexthops: NextHops; decap: Decapsulator; tunnels: TunnelTable; held: HeldQueue; clock: () => number; capacity: number }) {
+  constructor(o: {
+    pool: PacketPool; fdb: Fdb; remotes: Remotes; nexthops: NextHops; decap: Decapsulator; tunnels: TunnelTable; held: HeldQueue;
+    clock: () => number; time: Float64Array; mono: ((cell: Float64Array) => void) | null; capacity: number;
+  }) {
     this.pool = o.pool;
     this.u8 = o.pool.u8;
     this.fdb = o.fdb;
@@ -197,10 +206,34 @@ export class Runtime {
     this.tunnels = o.tunnels;
     this.held = o.held;
     this.clock = o.clock;
+    this.time = o.time;
+    this.mono = o.mono;
+    if (this.mono !== null) {
+      // Calibrate: the native clock less time[1] reads as the dataplane clock does.
+      this.time[1] = 0;
+      this.mono(this.time);
+      this.time[1] = this.time[0]! - this.clock();
+    }
+    this.stamp();
     this.tunCounters = new Float64Array(o.remotes.capacity * 5 * 4);
     this.nhMac = new Float64Array(o.nexthops.capacity);
     this.nhTunnel = new Int32Array(o.nexthops.capacity).fill(-1);
     this.grow(o.capacity);
+  }
+
+  /** The clock at the start of the batch (time[0]). */
+  get now(): number {
+    return this.time[0]!;
+  }
+
+  set now(v: number) {
+    this.time[0] = v;
+  }
+
+  /** Reads the clock into time[0]: once per batch, without garbage when the clock is the native one. */
+  stamp(): void {
+    if (this.mono !== null) this.mono(this.time);
+    else this.time[0] = this.clock();
   }
 
   /** Per-packet arrays for batches of up to n packets. */
@@ -251,7 +284,7 @@ export class Runtime {
   }
 
   peerRemote(family: number, words: Uint32Array): number {
-    let r = family === 4 ? this.remotes.find4(words[0]!) : this.remotes.find6(words, 0);
+    let r = family === 4 ? this.remotes.find4(words[0]! | 0) : this.remotes.find6(words, 0); // signed: no heap number in the call
     if (r < 0 && family === this.underlay!.address.family) {
       try {
         r = this.remotes.add({ family: family as 4 | 6, words: words.slice(0, family === 4 ? 1 : 4) });

@@ -240,7 +240,7 @@ export class TapQueue extends FdPort {
     if (stop === EIO) this.#linkDown();
     else {
       if (stop !== 0) this.checkStop('write');
-      if (done > 0) this.markLinkUp();
+      if (done > 0 && !this.linkUp) this.markLinkUp();
     }
     return done;
   }

@@ -55,6 +55,12 @@ export interface FdbOptions {
   ageMs?: number;
   /** Clock in milliseconds, used when learn() or age() get no `now`. Default performance.now. */
   clock?: () => number;
+  /**
+   * The clock's reading in element 0, kept current by the owner (a dataplane
+   * writes it once per batch): learn() without `now` takes it instead of
+   * calling `clock`, whose number would be garbage on every call.
+   */
+  time?: Float64Array;
   /** Hash seed (32 bits). Default random per table. */
   seed?: number;
 }

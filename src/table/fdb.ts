@@ -83,6 +83,8 @@ export class Fdb extends EventEmitter<FdbEvents> {
   readonly ageMs: number;
   readonly maxLearned: number;
   readonly clock: () => number;
+  /** The owner's clock reading (FdbOptions.time), or null. */
+  private readonly time: Float64Array | null;
   /** Hash seed (see hash1). */
   readonly seed: number;
   readonly counters: FdbCounters = { learned: 0, refreshed: 0, moved: 0, limit: 0, staticConflict: 0, invalid: 0, aged: 0 };
@@ -113,6 +115,8 @@ export class Fdb extends EventEmitter<FdbEvents> {
     this.ageMs = checkInt('ageMs', options.ageMs ?? 300_000, 1, 2 ** 40);
     if (options.clock !== undefined && typeof options.clock !== 'function') throw invalidArg('clock', options.clock, 'a function returning milliseconds');
     this.clock = options.clock ?? (() => performance.now());
+    if (options.time !== undefined && !(options.time instanceof Float64Array && options.time.length >= 1)) throw invalidArg('time', options.time, 'a Float64Array');
+    this.time = options.time ?? null;
     this.seed = options.seed === undefined ? (Math.random() * 2 ** 32) | 0 : checkInt('seed', options.seed, 0, 0xffffffff) | 0;
     this.bdLimits.fill(this.defaultBdLimit);
     const [m, k] = shapeFor(Math.min(MAX_BUCKETS, Math.max(2, Math.ceil(capacity / (4 * 0.9)))));
@@ -223,8 +227,8 @@ export class Fdb extends EventEmitter<FdbEvents> {
 
   /**
    * Learns that (bd, MAC) is reached through `value` (a frame came from there).
-   * Returns a Learn status; never throws. Pass `now` (ms) once per batch to
-   * avoid a clock call per packet.
+   * Returns a Learn status; never throws. Without `now` (ms), the time is
+   * FdbOptions.time's reading, else a clock call.
    */
   learn(bd: number, macHi: number, macLo: number, value: number, now?: number): LearnStatus {
     if (!(bd >= 0 && bd <= MAX_BD) || (macHi & 0x100) !== 0 || (macHi === 0 && macLo === 0) || !(value >= 0) || macHi >>> 16 !== 0) {
@@ -249,8 +253,11 @@ export class Fdb extends EventEmitter<FdbEvents> {
         this.learnedTotal++;
         this.perBd[bd]!++;
       }
-      const ts = now ?? this.clock();
-      this.seen[s] = ts;
+      // Three stores, not one of a conditional: that would merge a tagged value with a double (a heap number).
+      const time = this.time;
+      if (now !== undefined) this.seen[s] = now;
+      else if (time !== null) this.seen[s] = time[0]!;
+      else this.seen[s] = this.clock();
       const old = t[o | 2]!;
       if (old === (value | 0)) {
         this.counters.refreshed++;
@@ -263,7 +270,7 @@ export class Fdb extends EventEmitter<FdbEvents> {
     }
     if (this.learnedTotal >= this.maxLearned) return this.refuse(bd, 'total', this.maxLearned);
     if (this.perBd[bd]! >= this.bdLimits[bd]!) return this.refuse(bd, 'bd', this.bdLimits[bd]!);
-    this.insert(k1, k2, value, LEARNED, now ?? this.clock());
+    this.insert(k1, k2, value, LEARNED, now !== undefined ? now : this.time !== null ? this.time[0]! : this.clock());
     this.learnedTotal++;
     this.perBd[bd]!++;
     this.counters.learned++;

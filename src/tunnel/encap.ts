@@ -13,7 +13,7 @@ import { Udp } from '../wire/udp.js';
 import { Gre } from '../wire/gre.js';
 import { EtherType } from '../wire/ethernet.js';
 import { IpProto } from '../wire/ip.js';
-import { flowHash, flowHashIp, flowHashPool } from './flowhash.js';
+import { flowHash32, flowHashIp32, flowHashPool32 } from './flowhash.js';
 import { Depth, Payload, TunnelProto, type Tunnel } from './tunnel.js';
 
 /**
@@ -92,7 +92,12 @@ export function needsHash(t: Tunnel): boolean {
 
 /** The flow hash of a payload as tunnel `t` sees it (Ethernet frame or IP packet). */
 export function payloadHash(t: Tunnel, u8: Uint8Array, start: number, len: number): number {
-  return t.payload === Payload.ETHERNET ? flowHash(u8, start, len) : flowHashIp(u8, start, len);
+  return payloadHash32(t, u8, start, len) >>> 0;
+}
+
+/** payloadHash as a signed 32-bit integer, the packet path's form (no heap number: see flowhash.ts). */
+export function payloadHash32(t: Tunnel, u8: Uint8Array, start: number, len: number): number {
+  return t.payload === Payload.ETHERNET ? flowHash32(u8, start, len) : flowHashIp32(u8, start, len);
 }
 
 /**
@@ -117,7 +122,7 @@ export function encapInPool(t: Tunnel, pool: PacketPool, start: number, len: num
 function encapCore(t: Tunnel, u8: Uint8Array, u16: Uint16Array | null, u32: Uint32Array | null, start: number, len: number, hash: number): number {
   const ns = start - t.hdrLen;
   copyTemplate(t, u8, u16, u32, ns);
-  if (hash === 0 && needsHash(t)) hash = payloadHash(t, u8, start, len);
+  if (hash === 0 && needsHash(t)) hash = payloadHash32(t, u8, start, len);
   const full = start - t.fullLen; // where template byte 0 is (or would be, at a deeper depth)
   const end = start + len;
   if (t.depth !== Depth.UDP) {
@@ -228,9 +233,9 @@ export function encapBatch(t: Tunnel, b: Batch, from = 0, to = b.count): number 
       continue;
     }
     const len = b.len[i]!;
-    let h = b.hash[i]!;
+    let h = b.hash[i]! | 0; // signed: no heap number for a hash from 2^31 up
     if (h === 0 && wantHash) {
-      h = t.payload === Payload.ETHERNET ? flowHashPool(u8, u16, u32, s, len) : flowHashIp(u8, s, len);
+      h = t.payload === Payload.ETHERNET ? flowHashPool32(u8, u16, u32, s, len) : flowHashIp32(u8, s, len);
       b.hash[i] = h;
     }
     b.start[i] = encapCore(t, u8, u16, u32, s, len, h);
@@ -268,7 +273,7 @@ function encapEntry(t: Tunnel, b: Batch, i: number, wantHash: boolean): boolean 
     return false;
   }
   const len = b.len[i]!;
-  let h = b.hash[i]!;
+  let h = b.hash[i]! | 0;
   if (h === 0 && wantHash) {
     h = poolHash(t, pool, s, len);
     b.hash[i] = h;
@@ -280,5 +285,5 @@ function encapEntry(t: Tunnel, b: Batch, i: number, wantHash: boolean): boolean 
 
 /** The flow hash of a payload in pool memory (word loads where aligned). */
 function poolHash(t: Tunnel, pool: PacketPool, start: number, len: number): number {
-  return t.payload === Payload.ETHERNET ? flowHashPool(pool.u8, pool.u16, pool.u32, start, len) : flowHashIp(pool.u8, start, len);
+  return t.payload === Payload.ETHERNET ? flowHashPool32(pool.u8, pool.u16, pool.u32, start, len) : flowHashIp32(pool.u8, start, len);
 }

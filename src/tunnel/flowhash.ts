@@ -11,6 +11,12 @@
  * bits, which pick ports and members, depend on every input bit. Words are
  * read little-endian, so that the pool fast path (flowHashPool) can load them
  * as native 16- and 32-bit words on little-endian hosts and get the same hash.
+ *
+ * The *32 variants give the same 32 bits as a signed integer (`h | 0`): a
+ * value V8 passes and returns as a small integer, where an unsigned one from
+ * 2^31 up is a heap number, allocated at every call and return that is not
+ * inlined (half of all hashes). The packet path uses those; `& mask` and
+ * `>>> 0` read them as the unsigned hash.
  */
 
 const K = 0x9e3779b1; // 2^32 / golden ratio, odd
@@ -28,12 +34,16 @@ function add(h: number, w: number): number {
 
 /** Murmur3 finaliser: a full avalanche of a 32-bit value. */
 export function fmix32(h: number): number {
+  return mix32(h) >>> 0;
+}
+
+/** fmix32 as a signed 32-bit integer (the same bits). */
+function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -41,11 +51,16 @@ export function fmix32(h: number): number {
  * "not computed yet" in Batch.hash.
  */
 export function flowHash(u8: Uint8Array, off: number, len: number, seed = 0): number {
+  return flowHash32(u8, off, len, seed) >>> 0;
+}
+
+/** flowHash as a signed 32-bit integer (the same bits; see the file comment). */
+export function flowHash32(u8: Uint8Array, off: number, len: number, seed = 0): number {
   const end = off + len;
   let h = seed | 0;
   if (len < 14) {
     for (let i = off; i < end; i++) h = add(h, u8[i]!);
-    return fmix32(h ^ len) || 1;
+    return mix32(h ^ len) || 1;
   }
   h = add(h, rd32(u8, off));
   h = add(h, rd32(u8, off + 4));
@@ -64,7 +79,7 @@ export function flowHash(u8: Uint8Array, off: number, len: number, seed = 0): nu
     }
   }
   h = add(h, u8[p]! | (u8[p + 1]! << 8));
-  return fmix32(hashL3(u8, p + 2, end, type, h)) || 1;
+  return mix32(hashL3(u8, p + 2, end, type, h)) || 1;
 }
 
 /**
@@ -75,10 +90,15 @@ export function flowHash(u8: Uint8Array, off: number, len: number, seed = 0): nu
  * else goes the byte way. Both give the same value.
  */
 export function flowHashPool(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, off: number, len: number, seed = 0): number {
-  if ((off & 3) !== 2 || len < 34 || !LITTLE_ENDIAN) return flowHash(u8, off, len, seed);
+  return flowHashPool32(u8, u16, u32, off, len, seed) >>> 0;
+}
+
+/** flowHashPool as a signed 32-bit integer (the same bits; see the file comment). */
+export function flowHashPool32(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, off: number, len: number, seed = 0): number {
+  if ((off & 3) !== 2 || len < 34 || !LITTLE_ENDIAN) return flowHash32(u8, off, len, seed);
   const w = off >>> 1;
   const type = u16[w + 6]!;
-  if (type !== 0x0008) return flowHash(u8, off, len, seed); // EtherType 0x0800, little-endian
+  if (type !== 0x0008) return flowHash32(u8, off, len, seed); // EtherType 0x0800, little-endian
   let h = seed | 0;
   h = add(h, u16[w]! | (u16[w + 1]! << 16));
   h = add(h, u16[w + 2]! | (u16[w + 3]! << 16));
@@ -95,14 +115,19 @@ export function flowHashPool(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array,
   if ((u16[(p + 6) >>> 1]! & 0xff3f) === 0 && ihl >= 20 && (proto === 6 || proto === 17 || proto === 132 || proto === 136) && ihl + 4 <= len - 14) {
     h = add(h, u32[q + (ihl >>> 2)]!);
   }
-  return fmix32(h) || 1;
+  return mix32(h) || 1;
 }
 
 /** Hash of an IP packet u8[off .. off+len) (no Ethernet header: routed payloads). */
 export function flowHashIp(u8: Uint8Array, off: number, len: number, seed = 0): number {
+  return flowHashIp32(u8, off, len, seed) >>> 0;
+}
+
+/** flowHashIp as a signed 32-bit integer (the same bits; see the file comment). */
+export function flowHashIp32(u8: Uint8Array, off: number, len: number, seed = 0): number {
   const v = len > 0 ? u8[off]! >>> 4 : 0;
   const h = hashL3(u8, off, off + len, v === 4 ? 0x0800 : v === 6 ? 0x86dd : 0, add(seed | 0, v));
-  return fmix32(h) || 1;
+  return mix32(h) || 1;
 }
 
 function hashL3(u8: Uint8Array, p: number, end: number, type: number, h: number): number {

@@ -27,7 +27,7 @@
  */
 import { checkInt } from '../errors.js';
 import { Reason } from '../packet/reasons.js';
-import { u16, u32, put16, put32 } from '../wire/bytes.js';
+import { u16, i32, put16, put32 } from '../wire/bytes.js';
 import { sumBytes, sumWords, fold } from '../wire/checksum.js';
 import { walkL2, newL2Info, EtherType } from '../wire/ethernet.js';
 import { Ipv4, checkIpv4, ipv4HeaderLen, ipv4IsFragment } from '../wire/ipv4.js';
@@ -229,7 +229,8 @@ export function segment(
   const copy = (flags & SegFlag.COPY_PAYLOAD) !== 0;
   const partial = (flags & SegFlag.PARTIAL_CSUM) !== 0;
   const tcp = proto === IpProto.TCP;
-  const seq0 = tcp ? u32(src, l4 + Tcp.SEQ) : 0;
+  // Sequence numbers signed (the same bits): an unsigned one from 2^31 up is a heap number in a call.
+  const seq0 = tcp ? i32(src, l4 + Tcp.SEQ) : 0;
   const tcpFlags = tcp ? src[l4 + Tcp.FLAGS]! : 0;
   const id0 = v6 ? 0 : u16(src, ip + Ipv4.IDENT);
   // Pseudo-header address words and protocol: the same for every segment.
@@ -268,7 +269,7 @@ export function segment(
     }
     let csumField: number;
     if (tcp) {
-      put32(dst, dL4 + Tcp.SEQ, (seq0 + k * gsoSize) >>> 0);
+      put32(dst, dL4 + Tcp.SEQ, (seq0 + k * gsoSize) | 0);
       let f = tcpFlags;
       if (k !== 0) f &= ~TcpFlag.CWR;
       if (k !== n - 1) f &= ~(TcpFlag.FIN | TcpFlag.PSH);

@@ -8,6 +8,14 @@ export function u32(u8: Uint8Array, o: number): number {
   return ((u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!) >>> 0;
 }
 
+/**
+ * u32 as a signed integer (the same bits): V8 keeps it a small integer in a
+ * call or return, where an unsigned value from 2^31 up is a heap number.
+ */
+export function i32(u8: Uint8Array, o: number): number {
+  return (u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!;
+}
+
 export function put16(u8: Uint8Array, o: number, v: number): void {
   u8[o] = v >>> 8;
   u8[o + 1] = v;

@@ -94,3 +94,15 @@ test('writeBatch checks its range against the batch', () => {
 });
 
 test.run();
+
+test('monoClock: the monotonic clock in ms less cell[1], as performance.now() runs', async () => {
+  const cell = new Float64Array(2);
+  native().monoClock(cell);
+  const t0 = cell[0]!;
+  cell[1] = t0 - performance.now(); // on performance.now()'s timeline from here
+  await new Promise((r) => setTimeout(r, 20));
+  native().monoClock(cell);
+  const p = performance.now();
+  assert.ok(Math.abs(cell[0]! - p) < 5, `${cell[0]} vs ${p}`);
+  assert.throws(() => native().monoClock(new Float64Array(1)), /Float64Array of 2/);
+});

@@ -252,3 +252,16 @@ test('random operations on many MACs agree with a Map; the table grows and answe
 });
 
 test.run();
+
+test('learn() without now takes the owner\'s clock reading (FdbOptions.time), else the clock', () => {
+  const clock = fakeClock();
+  const time = new Float64Array(1);
+  const fdb = new Fdb({ clock: clock.fn, ageMs: 300, time });
+  time[0] = 5000; // the owner's reading; the clock says 1000
+  fdb.learn(1, 0x0200, 1, 10);
+  assert.is(fdb.age(5250), 0, 'seen at 5000, not at 1000');
+  assert.is(fdb.age(5350), 1);
+  fdb.learn(1, 0x0200, 2, 10, 6000); // an explicit now wins
+  assert.is(fdb.age(6250), 0);
+  assert.throws(() => new Fdb({ time: [1] as unknown as Float64Array }), (e: unknown) => e instanceof VtepError && /time/.test((e as Error).message));
+});

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { flowHash, flowHashIp, flowHashPool, entropyPort, PacketPool } from '../../src/index.js';
 import { rng } from '../../src/util/rng.js';
+import { flowHash32, flowHashIp32, flowHashPool32 } from '../../src/tunnel/flowhash.js';
 
 
 /** Ethernet[IPv4[UDP]] frame of one flow. */
@@ -98,3 +99,21 @@ test('the pool fast path gives the value of the byte path, at every alignment, f
 });
 
 test.run();
+
+test('the *32 variants are the same 32 bits, signed (small integers for V8)', () => {
+  const pool = new PacketPool({ slots: 4 });
+  const r = rng(7);
+  let negative = 0;
+  for (let k = 0; k < 200; k++) {
+    const f = frame(r() >>> 0, r() >>> 0, r() & 0xffff, r() & 0xffff, k % 2 === 0 ? 6 : 17);
+    const h = flowHash32(f, 0, f.length);
+    assert.ok(h >= -(2 ** 31) && h < 2 ** 31 && h !== 0);
+    assert.is(h >>> 0, flowHash(f, 0, f.length));
+    assert.is(flowHashIp32(f, 14, 50) >>> 0, flowHashIp(f, 14, 50));
+    const at = pool.dataStart(0);
+    pool.u8.set(f, at);
+    assert.is(flowHashPool32(pool.u8, pool.u16, pool.u32, at, f.length), h);
+    if (h < 0) negative++;
+  }
+  assert.ok(negative > 50, 'about half of the hashes are negative');
+});

@@ -21,7 +21,7 @@
  * it takes a kernel VTEP's).
  */
 import { Reason } from '../../packet/reasons.js';
-import { encapInPool, payloadHash } from '../../tunnel/encap.js';
+import { encapInPool, payloadHash32 } from '../../tunnel/encap.js';
 import { Depth, Payload } from '../../tunnel/tunnel.js';
 import { TunnelProto } from '../../tunnel/protos.js';
 import { segment, Segments, SegFlag, superHeaderLen } from '../../tunnel/segment.js';
@@ -124,7 +124,7 @@ export class GsoSegmenter {
       return m === 0 ? o.reason : Reason['too-big'];
     }
     // One flow: one source port for all (the hash of the super-frame's headers, as its segments').
-    const h = t.depth === Depth.UDP ? payloadHash(t, u8, s, len) : 0;
+    const h = t.depth === Depth.UDP ? payloadHash32(t, u8, s, len) : 0;
     const tx = rt.tx;
     for (let k = 0; k < n; k++) {
       const c = this.slots[k]!;
@@ -153,7 +153,7 @@ export class GsoSegmenter {
     const len = b.len[i]!;
     const hl = superHeaderLen(pool.u8, s, len);
     if (hl === 0) return Reason.unsupported;
-    const h = payloadHash(t, pool.u8, s, len);
+    const h = payloadHash32(t, pool.u8, s, len);
     const ns = encapInPool(t, pool, s, len, h);
     const over = s - ns;
     if (!rt.tx.enqueueTunnel(ti, b.slot[i]!, ns, len + over, h)) return 0; // counted there (no-port)

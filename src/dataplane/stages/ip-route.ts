@@ -13,7 +13,7 @@ import { u16, u32, put16 } from '../../wire/bytes.js';
 import { Ipv4 } from '../../wire/ipv4.js';
 import { Ipv6 } from '../../wire/ipv6.js';
 import { verifies } from '../../wire/checksum.js';
-import { flowHashIp } from '../../tunnel/flowhash.js';
+import { flowHashIp32 } from '../../tunnel/flowhash.js';
 import { ROUTE_GROUP } from '../../table/nexthop.js';
 import { NextHopKind } from '../../table/nexthop.js';
 import { formatIPv4, formatIPv6 } from '../../util/addr.js';
@@ -120,7 +120,7 @@ export class IpRouteStage extends Stage {
       }
       // The IP total length (not the frame) bounds the packet from here on: padding is gone.
       b.len[i] = ipEnd - b.start[i]!;
-      const nh = (value & ROUTE_GROUP) === 0 ? value : nhs.resolve(value, flowHashIp(u8, l3, ipEnd - l3));
+      const nh = (value & ROUTE_GROUP) === 0 ? value : nhs.resolve(value, flowHashIp32(u8, l3, ipEnd - l3));
       if (nh < 0 || nhs.kind[nh] === NextHopKind.DROP) {
         this.drop(i, Reason['no-route']); // a blackhole route: dropped, not answered
         continue;

@@ -9,7 +9,7 @@
  * whole to local ports that take it and is cut for each remote (gso-segment).
  */
 import { Reason } from '../../packet/reasons.js';
-import { encapInPool, payloadHash } from '../../tunnel/encap.js';
+import { encapInPool, payloadHash32 } from '../../tunnel/encap.js';
 import { Depth } from '../../tunnel/tunnel.js';
 import { Stage } from '../stage.js';
 import { encapAndQueue } from './tunnel-encap.js';
@@ -73,7 +73,7 @@ export class L2FloodStage extends Stage {
             this.sent(TX, i, copies);
             continue;
           }
-          const h = payloadHash(first, pool.u8, s, len);
+          const h = payloadHash32(first, pool.u8, s, len);
           const ns = encapInPool(first, pool, s, len, h);
           const hl = len + (s - ns);
           for (let r = 0; r < nr; r++) if (tx.enqueueTunnel(rt.bridgeTunnel(br, list[r]!), slot, ns, hl, h)) copies++;

@@ -5,7 +5,7 @@
  * before (l2-learn), so a lookup cached for equal destinations stays right.
  */
 import { Reason } from '../../packet/reasons.js';
-import { u32 } from '../../wire/bytes.js';
+import { i32 } from '../../wire/bytes.js';
 import { Eth } from '../../wire/ethernet.js';
 import { FDB_REMOTE } from '../../table/fdb.js';
 import { formatMac, readMac } from '../../util/addr.js';
@@ -51,7 +51,7 @@ export class L2FwdStage extends Stage {
         continue;
       }
       const bd = owner[i]!;
-      const dstLo = u32(u8, s + Eth.DST + 2);
+      const dstLo = i32(u8, s + Eth.DST + 2); // signed: no heap number in the lookup call (keyed as int32)
       if (dstHi !== cHi || dstLo !== cLo || bd !== cBd) {
         cached = fdb.lookup(bd, dstHi, dstLo);
         cBd = bd;

@@ -4,7 +4,7 @@
  * the vector, as VPP's l2-learn does. A group MAC is never a source.
  */
 import { Reason } from '../../packet/reasons.js';
-import { u32 } from '../../wire/bytes.js';
+import { i32 } from '../../wire/bytes.js';
 import { Eth, EtherType } from '../../wire/ethernet.js';
 import { isVlanTpid } from '../../wire/vlan.js';
 import { FDB_REMOTE } from '../../table/fdb.js';
@@ -28,7 +28,6 @@ export class L2LearnStage extends Stage {
     const remote = rt.remote;
     const fdb = rt.fdb;
     const ingress = rt.ingress.id;
-    const now = rt.now;
     const fromUnderlay = rt.ingress.role === PortRole.UNDERLAY;
     // Frames of a vector mostly share their source (the VM behind the port,
     // or a busy remote host): learn once per run of equal (bridge, source, place).
@@ -53,10 +52,11 @@ export class L2LearnStage extends Stage {
       if (br.learn) {
         const r = remote[i]!;
         const at = r >= 0 ? FDB_REMOTE | r : ingress;
-        const srcLo = u32(u8, s + Eth.SRC + 2);
+        // Signed: an unsigned word from 2^31 up would be a heap number in the call (the FDB keys it as int32).
+        const srcLo = i32(u8, s + Eth.SRC + 2);
         // From the underlay, only a source we know the remote of is learned.
         if ((r >= 0 || !fromUnderlay) && (srcHi !== lastHi || srcLo !== lastLo || at !== lastAt || br.index !== lastBd)) {
-          fdb.learn(br.index, srcHi, srcLo, at, now);
+          fdb.learn(br.index, srcHi, srcLo, at); // the time: the batch's reading (rt.time), no number passed
           lastHi = srcHi;
           lastLo = srcLo;
           lastAt = at;

@@ -4,7 +4,7 @@
  * underlay port with the remote's address.
  */
 import { Reason } from '../../packet/reasons.js';
-import { encapInPool, payloadHash } from '../../tunnel/encap.js';
+import { encapInPool, payloadHash32 } from '../../tunnel/encap.js';
 import { Depth, Payload } from '../../tunnel/tunnel.js';
 import { superHeaderLen, SegFlag } from '../../tunnel/segment.js';
 import { finishGuestCsum } from './inner-csum.js';
@@ -95,7 +95,7 @@ export class TunnelEncapStage extends Stage {
       // A guest's partial checksum is finished where it leaves the host: a tunnel carries complete ones.
       if (b.vflags[i] !== 0 && finishGuestCsum(rt, i)) this.completed++;
       // Over a UDP socket the flow hash picks the source port (the socket writes the UDP header).
-      const h = udp ? payloadHash(t, u8, s, len) : 0;
+      const h = udp ? payloadHash32(t, u8, s, len) : 0;
       const ns = encapInPool(t, pool, s, len, h);
       // The batch entry now describes the outer packet (it leaves the batch here).
       b.start[i] = ns;

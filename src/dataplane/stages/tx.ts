@@ -94,7 +94,7 @@ export class TxStage extends Stage {
     q.addr[a + 2] = rw[4 * r + 2]!;
     q.addr[a + 3] = rw[4 * r + 3]!;
     q.peerPort[i] = tt.dstPort[ti]!;
-    q.srcPort[i] = hash === 0 ? 0 : (hash % 65535) + 1;
+    q.srcPort[i] = hash === 0 ? 0 : ((hash >>> 0) % 65535) + 1; // hash: signed 32 bits (flowhash.ts)
     const k = (r * 5 + tt.proto[ti]!) * 4;
     rt.tunCounters[k]!++;
     rt.tunCounters[k + 1]! += len;
