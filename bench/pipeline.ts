@@ -28,9 +28,11 @@ const N = 256;
 
 /** A port that takes every packet it is given (and counts them). */
 export class SinkPort extends EventEmitter implements Port {
-  readonly kind = 'memory' as const;
   packets = 0;
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    readonly kind: 'memory' | 'udp' = 'memory',
+  ) {
     super();
   }
   readBatch(): number {
@@ -204,38 +206,12 @@ export const suite: Suite = {
 };
 
 /** A UDP underlay socket stand-in (a UdpSocket bound to 4789): takes every datagram and counts them. */
-export class UdpSink extends EventEmitter implements Port {
-  readonly kind = 'udp' as const;
+export class UdpSink extends SinkPort {
   readonly localPort = 4789;
   readonly family = 4;
-  packets = 0;
-  constructor(readonly name: string) {
-    super();
+  constructor(name: string) {
+    super(name, 'udp');
   }
-  readBatch(): number {
-    return 0;
-  }
-  writeBatch(batch: Batch, from = 0, to = batch.count): number {
-    this.packets += to - from;
-    return to - from;
-  }
-  onReadable(): void {}
-  onWritable(cb: () => void): void {
-    setImmediate(cb);
-  }
-  get stats(): PortStats {
-    return { ...zeroStats(), txPackets: this.packets };
-  }
-  get closed(): boolean {
-    return false;
-  }
-  get failed(): undefined {
-    return undefined;
-  }
-  get linkUp(): boolean {
-    return true;
-  }
-  close(): void {}
 }
 
 /**
