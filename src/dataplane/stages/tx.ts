@@ -161,6 +161,50 @@ export class TxStage extends Stage {
     return n;
   }
 
+  /**
+   * enqueue() for a run of batch entries vec[0 .. n) bound for one local
+   * port, as they are (slot, start, len): the port's queue is looked up once;
+   * an entry with offload fields (a super-frame, a partial checksum) takes
+   * enqueue()'s path. Returns how many were queued.
+   */
+  enqueueRun(port: number, vec: Uint16Array, n: number): number {
+    const rt = this.rt;
+    const e = rt.ports[port];
+    if (e === undefined) {
+      this.dropCounts[Reason['no-port']]! += n;
+      rt.dropOther(rt.ingress.id, Reason['no-port'], n);
+      return 0;
+    }
+    const b = rt.batch;
+    const q = e.tx;
+    const pool = rt.pool;
+    if (this.isDirty[port] === 0) {
+      this.isDirty[port] = 1;
+      this.dirty[this.nDirty++] = port;
+    }
+    let queued = 0;
+    let plain = 0;
+    for (let k = 0; k < n; k++) {
+      const i = vec[k]!;
+      if ((b.gsoType[i]! | b.vflags[i]!) !== 0) {
+        if (this.enqueue(port, b.slot[i]!, b.start[i]!, b.len[i]!, i)) queued++; // counted there
+        continue;
+      }
+      if (q.count === q.capacity) this.flushPort(port);
+      const slot = b.slot[i]!;
+      pool.retain(slot);
+      const j = q.count++;
+      q.slot[j] = slot;
+      q.start[j] = b.start[i]!;
+      q.len[j] = b.len[i]!;
+      q.vflags[j] = 0;
+      q.gsoType[j] = 0;
+      plain++;
+    }
+    this.packets += plain;
+    return queued + plain;
+  }
+
   /** Sets the offload fields of the entry just queued on `port` (a whole super-frame for a UDP-tunnel GSO port). */
   offloadLast(port: number, gsoType: number, gsoSize: number, hdrLen: number, vflags: number, csumStart: number, csumOffset: number): void {
     const q = this.rt.ports[port]!.tx;
