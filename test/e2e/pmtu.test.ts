@@ -9,7 +9,7 @@
  * vtep with ICMP "fragmentation needed" carrying the usable MTU (1450 over
  * IPv4, 1430 over IPv6: VXLAN's 50 or 70 bytes); vm2's by the kernel's VXLAN
  * (bridged PMTU, Linux 5.9+, which needs vx0 at the guests' MTU). Both
- * guests learn the path MTU, and 20 MB cross each way with matching sha256,
+ * guests learn the path MTU, and 100 MB cross each way with matching sha256,
  * with no outer fragment on the underlay.
  */
 import { test } from 'uvu';
@@ -22,7 +22,7 @@ import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, tcpTransfer } from '
 const VNI = 42;
 const VM1 = { mac: '02:00:0a:00:00:01', ip: '10.0.0.1' };
 const VM2 = { mac: '02:00:0a:00:00:02', ip: '10.0.0.2' };
-const BYTES = 20 * 1024 * 1024;
+const BYTES = 100 * 1024 * 1024;
 
 const FAMILIES = [
   { family: 4, local: '198.18.0.1', peer: '198.18.0.2', plen: 24, room: 1450 },
@@ -31,7 +31,7 @@ const FAMILIES = [
 
 if (!skipWithoutNetns('e2e pmtu')) {
   for (const f of FAMILIES) {
-    test(`IPv${f.family} underlay: guests at MTU 1500 learn the path MTU (${f.room}) and move 20 MB of TCP each way`, async () => {
+    test(`IPv${f.family} underlay: guests at MTU 1500 learn the path MTU (${f.room}) and move 100 MB of TCP each way`, async () => {
       const made: Netns[] = [];
       let dp: Dataplane | undefined;
       try {
@@ -75,7 +75,7 @@ if (!skipWithoutNetns('e2e pmtu')) {
         const frags = nsK.exec(['cat', f.family === 4 ? '/proc/net/snmp' : '/proc/net/snmp6']);
         const reasm = f.family === 4 ? /Ip: (?:\d+ ){13}(\d+)/.exec(frags.split('\n').filter((l) => l.startsWith('Ip:'))[1] ?? '') : /Ip6ReasmReqds\s+(\d+)/.exec(frags);
         assert.is(Number(reasm?.[1] ?? 0), 0, 'no reassembly requests on the kernel VTEP');
-        console.log(`  e2e pmtu IPv${f.family}: 20 MB vm1 -> vm2 ${a.gbps.toFixed(2)} Gbit/s, vm2 -> vm1 ${b.gbps.toFixed(2)} Gbit/s; vtep sent ${s.nodes['icmp-error']!.next.tx} ICMP too-big`);
+        console.log(`  e2e pmtu IPv${f.family}: 100 MB vm1 -> vm2 ${a.gbps.toFixed(2)} Gbit/s, vm2 -> vm1 ${b.gbps.toFixed(2)} Gbit/s; vtep sent ${s.nodes['icmp-error']!.next.tx} ICMP too-big`);
       } finally {
         dp?.close();
         for (const ns of made) ns.delete();
