@@ -18,7 +18,7 @@ import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { fromConfig } from '../../src/dataplane/fromconfig.js';
 import { Netns, veth, skipWithoutNetns, canUseNetns } from '../helpers/netns.js';
-import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, sleep, tcpTransfer } from './topo.js';
+import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, tcpTransfer, until } from './topo.js';
 
 const VNI = 42;
 const MTU = 1450;
@@ -107,7 +107,8 @@ if (canUseNetns()) {
         const p = await ping(h1, dst, 3);
         assert.ok(p.received > 0, p.output);
       }
-      await sleep(600); // a tick: the kernel's entries read
+      // Read at the next tick (every 500 ms).
+      await until(() => dp!.underlayNeighbors().filter((n) => n.remote !== '198.18.0.1').length === 2, 10_000);
       assert.equal(dp.underlayNeighbors().filter((n) => n.remote !== '198.18.0.1').sort((a, b) => a.remote.localeCompare(b.remote)), [
         { remote: '198.18.0.2', mac: macK },
         { remote: '198.18.0.3', mac: macL },
