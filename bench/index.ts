@@ -5,7 +5,7 @@
 import { formatRows, type BenchRow, type Suite } from './harness.js';
 
 /** Suite names, in the order `vtep bench` runs them. */
-export const SUITES = ['encap', 'segment', 'pipeline', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e', 'latency', 'metrics', 'capture', 'control'] as const;
+export const SUITES = ['encap', 'segment', 'pipeline', 'cold', 'pcap', 'lpm', 'fdb', 'io', 'srcport', 'e2e', 'latency', 'metrics', 'capture', 'control'] as const;
 
 export const BENCH_HELP = `Usage: vtep bench [NAME...] [--json] [--list]
 
