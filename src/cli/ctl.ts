@@ -21,7 +21,7 @@ Tables for people by default; --json prints the server's answer as JSON.
   fdb show [BRIDGE]                      MAC table (static and learned)
   fdb add BRIDGE MAC remote IP | port NAME
   fdb del BRIDGE MAC
-  arp show [BRIDGE]                      ARP/ND suppression entries and VRF neighbors
+  arp show [BRIDGE]                      ARP/ND suppression entries, VRF neighbors, underlay MACs
   arp add BRIDGE IP MAC   |   arp del BRIDGE IP
   flood add BRIDGE IP     |   flood del BRIDGE IP
   route show [VRF]                       routes with their next hops (ECMP: several)
