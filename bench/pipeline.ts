@@ -61,15 +61,21 @@ export class SinkPort extends EventEmitter implements Port {
   close(): void {}
 }
 
-/** Ethernet/IPv4/UDP, 64 bytes, flow i. */
-export function frame(dst: number, src: number, i: number, ttl = 64): Uint8Array {
-  const f = new Uint8Array(64);
+/** A frame of `size` bytes with its Ethernet header (dst, src, IPv4) written. */
+function ethFrame(size: number, dst: number, src: number): { f: Uint8Array; dv: DataView } {
+  const f = new Uint8Array(size);
   const dv = new DataView(f.buffer);
   dv.setUint16(0, Math.floor(dst / 2 ** 32));
   dv.setUint32(2, dst >>> 0);
   dv.setUint16(6, Math.floor(src / 2 ** 32));
   dv.setUint32(8, src >>> 0);
   dv.setUint16(12, 0x0800);
+  return { f, dv };
+}
+
+/** Ethernet/IPv4/UDP, 64 bytes, flow i. */
+export function frame(dst: number, src: number, i: number, ttl = 64): Uint8Array {
+  const { f, dv } = ethFrame(64, dst, src);
   f.set([0x45, 0, 0, 50, 0, 0, 0x40, 0, ttl, 17, 0, 0, 10, 1, 0, 2, 10, 2, (i >>> 8) & 255, i & 255], 14);
   dv.setUint16(24, checksum(f, 14, 20));
   dv.setUint32(34, ((1024 + i) << 16) | 5001);
@@ -219,13 +225,7 @@ export class UdpSink extends SinkPort {
  * checksum complete, or with `partial` only the pseudo-header sum (a guest's NEEDS_CSUM).
  */
 function tcpFrame(dst: number, src: number, payload: number, seq: number, partial: boolean): Uint8Array {
-  const f = new Uint8Array(54 + payload);
-  const dv = new DataView(f.buffer);
-  dv.setUint16(0, Math.floor(dst / 2 ** 32));
-  dv.setUint32(2, dst >>> 0);
-  dv.setUint16(6, Math.floor(src / 2 ** 32));
-  dv.setUint32(8, src >>> 0);
-  dv.setUint16(12, 0x0800);
+  const { f, dv } = ethFrame(54 + payload, dst, src);
   f.set([0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, src & 0xff, 10, 0, 0, dst & 0xff], 14);
   dv.setUint16(16, 40 + payload);
   dv.setUint16(24, checksum(f, 14, 20));
