@@ -35,6 +35,8 @@ interface Member {
   client: number;
   peer: number;
   proc: ChildProcess | undefined;
+  /** The process ended by itself. */
+  exited?: boolean;
   dir: string;
 }
 
@@ -54,19 +56,36 @@ export class EtcdCluster {
 
   private constructor(private readonly opts: EtcdClusterOptions) {}
 
+  /**
+   * Starts the members. A free port can be taken by someone else before etcd
+   * binds it (the machine is shared): a member that exits while starting makes
+   * the attempt fail at once, and the cluster is started again on other ports
+   * (three attempts).
+   */
   static async start(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-    const c = new EtcdCluster(opts);
-    try {
-      for (let i = 0; i < (opts.members ?? 1); i++) {
-        c.members.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), proc: undefined, dir: path.join(c.tmp.dir, `m${i}`) });
+    let last: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const c = new EtcdCluster(opts);
+      try {
+        const taken = new Set<number>();
+        const port = async (): Promise<number> => {
+          let p = await freePort();
+          while (taken.has(p)) p = await freePort();
+          taken.add(p);
+          return p;
+        };
+        for (let i = 0; i < (opts.members ?? 1); i++) {
+          c.members.push({ name: `m${i}`, client: await port(), peer: await port(), proc: undefined, dir: path.join(c.tmp.dir, `m${i}`) });
+        }
+        for (let i = 0; i < c.members.length; i++) c.spawn(i);
+        await c.ready();
+        return c;
+      } catch (err) {
+        c.stop();
+        last = err;
       }
-      for (let i = 0; i < c.members.length; i++) c.spawn(i);
-      await c.ready();
-      return c;
-    } catch (err) {
-      c.stop();
-      throw err;
     }
+    throw last;
   }
 
   /** The folder for extra files (certificates). */
@@ -91,15 +110,23 @@ export class EtcdCluster {
       '--heartbeat-interval', '50', '--election-timeout', '500',
       ...(this.opts.args ?? []),
     ];
-    m.proc = spawn(etcdBinary() ?? 'etcd', args, { stdio: ['ignore', 'ignore', this.opts.log === true ? 'inherit' : 'ignore'] });
-    m.proc.on('error', () => undefined);
+    const proc = spawn(etcdBinary() ?? 'etcd', args, { stdio: ['ignore', 'ignore', this.opts.log === true ? 'inherit' : 'ignore'] });
+    m.proc = proc;
+    proc.on('error', () => undefined);
+    // Exited on its own (not killed by kill()): ready() stops waiting for it.
+    proc.on('exit', () => {
+      if (m.proc === proc) m.exited = true;
+    });
+    m.exited = false;
   }
 
   /** Waits until every running member answers /health (or `ms` passes). */
   async ready(ms = 15000): Promise<void> {
     const t0 = Date.now();
     for (;;) {
-      const ok = await Promise.all(this.members.filter((m) => m.proc !== undefined).map((m) => this.healthy(m)));
+      const running = this.members.filter((m) => m.proc !== undefined);
+      if (running.some((m) => m.exited)) throw new Error('etcd: a member exited while starting (its port taken?)');
+      const ok = await Promise.all(running.map((m) => this.healthy(m)));
       if (ok.every(Boolean)) return;
       if (Date.now() - t0 > ms) throw new Error('etcd did not become healthy');
       await new Promise((r) => setTimeout(r, 100));

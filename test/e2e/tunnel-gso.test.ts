@@ -50,6 +50,9 @@ if (!skipWithoutNetns('e2e tunnel-gso')) {
       attachTap(nsV, 'vm1tap', h1, { addr: '10.0.0.1/24' });
       const p = await ping(h1, '10.0.0.2', 3);
       assert.ok(p.received > 0, p.output);
+      // The pings went through the sockets and made the kernel resolve the peer; its MAC is read
+      // at the next tick (every 500 ms), and from then on vtep sends through the TAP.
+      assert.ok(await until(() => dp!.underlayNeighbors().some((n) => n.remote === '198.18.0.2'), 10_000), 'the peer\'s MAC read from the kernel');
       const a = await tcpTransfer(h1, h2, '10.0.0.2', BYTES, 60_000);
       assert.is(a.received, BYTES, JSON.stringify(a));
       assert.is(a.receivedSha, a.sentSha);
