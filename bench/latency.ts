@@ -29,14 +29,9 @@ import { compileC, type BenchRow, type BenchContext, type Suite } from './harnes
 import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
 import { Netns, canUseNetns, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
-import { attachTap, configureHost, hostOnBridge, kernelPeerWorld, kernelVtep, run, sleep, until, waitLine } from '../src/util/topo.js';
+import { PEER_WORLD, attachTap, configureHost, hostOnBridge, kernelPeerWorld, kernelVtep, run, sleep, until, waitLine } from '../src/util/topo.js';
 
-const VNI = 42;
-const MTU = 1450;
-const VM1 = { mac: '02:00:0a:00:00:01', ip: '10.0.0.1' };
-const VM2 = { mac: '02:00:0a:00:00:02', ip: '10.0.0.2' };
-const LOCAL = '198.18.0.1';
-const PEER = '198.18.0.2';
+const { vni: VNI, mtu: MTU, vm1: VM1, vm2: VM2, local: LOCAL, peer: PEER } = PEER_WORLD;
 const PINGS = 300;
 const PING_INTERVAL = '0.005';
 const LOAD_PPS = 20_000;

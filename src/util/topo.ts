@@ -89,6 +89,16 @@ export function kernelVtep(nsK: Netns, o: KernelVtepOptions): void {
   for (const r of o.flood) nsK.exec(['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', vx, 'dst', r]);
 }
 
+/** The addresses the benchmarks give kernelPeerWorld: VNI 42, guests at MTU 1450, vm1 behind the local VTEP, vm2 behind the kernel peer. */
+export const PEER_WORLD = {
+  vni: 42,
+  mtu: 1450,
+  vm1: { mac: '02:00:0a:00:00:01', ip: '10.0.0.1' },
+  vm2: { mac: '02:00:0a:00:00:02', ip: '10.0.0.2' },
+  local: '198.18.0.1',
+  peer: '198.18.0.2',
+} as const;
+
 /** The namespaces of kernelPeerWorld: a (the local VTEP's), p (the kernel peer's), h1 (vm1), h2 (vm2). */
 export interface PeerWorld {
   a: Netns;

@@ -10,35 +10,25 @@ import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseVswitchConfig } from '../../src/dataplane/config.js';
 import { SimHost } from '../../src/dataplane/simhost.js';
 import type { BusyPoll } from '../../src/dataplane/busypoll.js';
-import { MemoryPort, VtepError } from '../../src/index.js';
+import { MemoryPort } from '../../src/index.js';
+import { throwsCode } from '../helpers/errors.js';
 
 const MAC_A = '02:fc:18:00:00:01';
 const MAC_B = '02:fc:18:00:00:02';
 const BASE = { underlay: { address: '198.18.0.1' }, bridges: [{ vni: 42, ports: [{ tap: 'vm1tap' }] }] };
 
-function refused(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, VtepError);
-    assert.is((err as VtepError).code, code);
-    assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable('accepted');
-}
 
 test('config: busyPollUs defaults to 0 (off), takes 0..1,000,000 µs, refuses anything else naming the field', () => {
   assert.is(parseVswitchConfig(BASE).busyPollUs, 0);
   assert.is(parseVswitchConfig({ ...BASE, busyPollUs: 50 }).busyPollUs, 50);
   assert.is(parseVswitchConfig({ ...BASE, busyPollUs: 1_000_000 }).busyPollUs, 1_000_000);
   for (const bad of [-1, 1.5, '100', 1_000_001, null, true]) {
-    refused(() => parseVswitchConfig({ ...BASE, busyPollUs: bad }), 'ERR_INVALID_CONFIG', /^busyPollUs: /);
+    throwsCode(() => parseVswitchConfig({ ...BASE, busyPollUs: bad }), 'ERR_INVALID_CONFIG', /^busyPollUs: /);
   }
 });
 
 test('Dataplane option: busyPollUs out of range is refused naming it', () => {
-  for (const bad of [-5, 0.5, 2_000_000]) refused(() => new Dataplane({ busyPollUs: bad }), 'ERR_INVALID_ARG', /busyPollUs/);
+  for (const bad of [-5, 0.5, 2_000_000]) throwsCode(() => new Dataplane({ busyPollUs: bad }), 'ERR_INVALID_ARG', /busyPollUs/);
   new Dataplane({ busyPollUs: 0 }).close();
 });
 

@@ -4,25 +4,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  Batch, LinkType, PacketPool, PcapWriter, PcapngWriter, VtepError, pcapToBuffer, pcapngToBuffer, readCaptureBuffer,
+  Batch, LinkType, PacketPool, PcapWriter, PcapngWriter, pcapToBuffer, pcapngToBuffer, readCaptureBuffer,
   readCapturePackets, type CapturedPacket,
 } from '../../src/index.js';
 import { FIXTURES, concat, tempDir, toHex } from './helpers.js';
 import { ARP, LE_OFFSETS, PCAPNG_LE, PCAP_BE_NSEC, PCAP_LE_USEC, V4_UDP } from './vectors.js';
+import { throwsCode } from '../helpers/errors.js';
 
 const all = (bytes: Uint8Array): CapturedPacket[] => Array.from(readCaptureBuffer(bytes), (r) => r.clone());
 
-function throwsCode(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, VtepError);
-    assert.is((err as VtepError).code, code);
-    assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected ${code} matching ${message}`);
-}
 
 test('pcap writer: byte for byte the hand-built little-endian microsecond file', () => {
   const w = new PcapWriter(undefined, { snaplen: 65535 });

@@ -22,7 +22,7 @@
  */
 import { Reason } from '../../packet/reasons.js';
 import { encapInPool, payloadHash32 } from '../../tunnel/encap.js';
-import { Depth, Payload } from '../../tunnel/tunnel.js';
+import { Depth, Payload, type Tunnel } from '../../tunnel/tunnel.js';
 import { TunnelProto } from '../../tunnel/protos.js';
 import { segment, Segments, SegFlag, superHeaderLen } from '../../tunnel/segment.js';
 import { VnetGso } from '../../wire/virtio.js';
@@ -103,7 +103,7 @@ export class GsoSegmenter {
     this.made = 0;
     this.whole = false;
     if (t.depth === Depth.FRAME && t.proto === TunnelProto.VXLAN && t.family === 4 && !t.udpChecksum && len + t.hdrLen - 14 <= 0xffff && rt.tunnelGso(ti)) {
-      return this.encapWhole(i, ti);
+      return this.encapWhole(i, ti, t, s, len);
     }
     // Segments needed; every one of them gets a slot with the tunnel's headroom.
     const n = gso === 0 ? 0 : Math.ceil(len / gso);
@@ -144,13 +144,10 @@ export class GsoSegmenter {
    * UDP-tunnel GSO header: gso_type gains the tunnel bit, the header length
    * and checksum start move by the outer headers (gso_size, the MSS, stays).
    */
-  private encapWhole(i: number, ti: number): number {
+  private encapWhole(i: number, ti: number, t: Tunnel, s: number, len: number): number {
     const rt = this.rt;
     const b = rt.batch;
     const pool = rt.pool;
-    const t = rt.tunnels.list[ti]!;
-    const s = b.start[i]!;
-    const len = b.len[i]!;
     const hl = superHeaderLen(pool.u8, s, len);
     if (hl === 0) return Reason.unsupported;
     const h = payloadHash32(t, pool.u8, s, len);

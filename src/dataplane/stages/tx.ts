@@ -106,7 +106,8 @@ export class TxStage extends Stage {
    * tunnel-encap left them (b.start/b.len: the outer packet; b.hash: the flow
    * hash or 0): the tunnel's port, queue and remote are looked up once, and
    * the per-packet call is gone (it was often not inlined). Returns how many
-   * were queued.
+   * were queued. push() and the tunnel fields are written out in the loop:
+   * calling push() per entry measured 4-6% slower (bench pipeline --against).
    */
   enqueueTunnelRun(ti: number, vec: Uint16Array, n: number): number {
     const rt = this.rt;
@@ -165,7 +166,8 @@ export class TxStage extends Stage {
    * enqueue() for a run of batch entries vec[0 .. n) bound for one local
    * port, as they are (slot, start, len): the port's queue is looked up once;
    * an entry with offload fields (a super-frame, a partial checksum) takes
-   * enqueue()'s path. Returns how many were queued.
+   * enqueue()'s path. Returns how many were queued. (push() written out in
+   * the loop, as in enqueueTunnelRun.)
    */
   enqueueRun(port: number, vec: Uint16Array, n: number): number {
     const rt = this.rt;
