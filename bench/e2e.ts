@@ -341,8 +341,10 @@ async function startVtep(w: World, dir: string, log: (l: string) => void, tap?: 
   writeFileSync(file, JSON.stringify(vtepConfig(w, tap)));
   // --trace-gc: one stdout line per collection, counted for the TCP rows (zero in steady state is the goal).
   // VTEP_E2E_NODE_ARGS: more node flags for the child (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  // VTEP_E2E_VTEP_ARGS: more `vtep run` options (e.g. --poll-linger 0).
   const extra = (process.env.VTEP_E2E_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', `${file}.sock`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const runArgs = (process.env.VTEP_E2E_VTEP_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', `${file}.sock`, ...runArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   let partial = '';

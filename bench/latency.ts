@@ -43,13 +43,14 @@ const LOAD_SECONDS = 3.2;
 const CLK_TCK = 100;
 const WARM_PINGS = 1000;
 
-const NAMES = ['kernel', 'cfloor', 'vtep', 'busy'] as const;
+const NAMES = ['kernel', 'cfloor', 'vtep', 'busy', 'loop'] as const;
 type Name = (typeof NAMES)[number];
 const LABEL: Record<Name, string> = {
   kernel: 'kernel bridge+VXLAN',
   cfloor: 'C floor (epoll, 1 frame/syscall)',
   vtep: 'vtep run',
   busy: 'vtep run busy-poll',
+  loop: 'vtep run --poll-linger 0',
 };
 
 export interface Sample {
@@ -125,7 +126,7 @@ export async function cWorld(exe: string): Promise<World> {
 }
 
 /** `vtep run --config` with its TAP created in `a` and moved into h1. */
-export async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (l: string) => void): Promise<World> {
+export async function vtepWorld(prefix: string, dir: string, busyPollUs: number, log: (l: string) => void, runArgs: string[] = []): Promise<World> {
   const w = world(prefix);
   const config: VswitchConfigInput = {
     underlay: { address: LOCAL, netns: w.a.name },
@@ -141,7 +142,7 @@ export async function vtepWorld(prefix: string, dir: string, busyPollUs: number,
   try {
     // VTEP_LAT_NODE_FLAGS: node/V8 flags for the vtep children (--trace-gc, --trace-deopt, --perf-basic-prof) when looking into a figure.
     const flags = (process.env.VTEP_LAT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const child = spawn(process.execPath, [...flags, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', path.join(dir, `${prefix}.sock`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', path.join(dir, `${prefix}.sock`), ...runArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     w.proc = child;
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -151,7 +152,7 @@ export async function vtepWorld(prefix: string, dir: string, busyPollUs: number,
     }
     attachTap(w.a, 'vm1tap', w.h1, { addr: `${VM1.ip}/24` });
     guest1(w, 'vm1tap');
-    log(`vtep run${busyPollUs > 0 ? ` busy-poll ${busyPollUs} µs` : ''}: pid ${child.pid}`);
+    log(`vtep run${busyPollUs > 0 ? ` busy-poll ${busyPollUs} µs` : ''}${runArgs.length > 0 ? ` ${runArgs.join(' ')}` : ''}: pid ${child.pid}`);
     return w;
   } catch (err) {
     await stopProc(w.proc);
@@ -256,11 +257,13 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     worlds.cfloor = await cWorld(fwd);
     worlds.vtep = await vtepWorld('lv', tmp.dir, 0, ctx.log);
     worlds.busy = await vtepWorld('lb', tmp.dir, busyUs, ctx.log);
+    // Every wake-up round the event loop (no linger): what lingering changes.
+    worlds.loop = await vtepWorld('ll', tmp.dir, 0, ctx.log, ['--poll-linger', '0']);
     // Warm-up: the peers learn the guests' MACs, caches settle, and V8 optimizes
     // vtep's packet path (it does so after a few thousand packets at this rate).
     for (const n of NAMES) await pings(worlds[n]!, WARM_PINGS, '0.002');
-    const idle: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [] };
-    const load: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [] };
+    const idle: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [], loop: [] };
+    const load: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [], loop: [] };
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < NAMES.length; k++) {
         const n = NAMES[(r + k) % NAMES.length]!;
@@ -287,11 +290,11 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
           if (del.length > 0) notes.push(`stream delivered ${(median(del) * 100).toFixed(1)}%`);
           if (n === 'busy') notes.push(`budget ${busyUs} µs`);
           const row: BenchRow = { name: `${cond} ${f}: ${LABEL[n]}`, value: med(n, f), unit: 'µs', note: notes.join(', ') };
-          const base: Name | undefined = n === 'vtep' ? 'cfloor' : n === 'busy' && f === 'avg' ? 'kernel' : undefined;
+          const base: Name | undefined = n === 'vtep' || n === 'loop' ? 'cfloor' : n === 'busy' && f === 'avg' ? 'kernel' : undefined;
           if (base !== undefined) {
             row.baseline = LABEL[base];
             row.ratio = med(n, f) / med(base, f);
-            row.note += `, target ≤${n === 'busy' ? 2 : f === 'avg' ? 1.2 : 1.5}x`;
+            if (n !== 'loop') row.note += `, target ≤${n === 'busy' ? 2 : f === 'avg' ? 1.2 : 1.5}x`;
           }
           rows.push(row);
         }

@@ -7,3 +7,4 @@ export { PacketSocket, RawIpSocket, ETH_P_ALL, type PacketSocketOptions, type Ra
 export type { SocketOptions } from './socket.js';
 export { MemoryPort, type MemoryPortOptions, type TransmitObserver } from './memory.js';
 export { PcapPort, type PcapPortOptions } from './pcapport.js';
+export { setPollLinger, pollLoopStats, type PollLoopStats } from './poll-loop.js';

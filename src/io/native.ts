@@ -207,9 +207,24 @@ export interface NativeAddon {
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   /** cell[0] = the monotonic clock in ms less cell[1] (no allocation, unlike performance.now()). */
   monoClock(cell: Float64Array): void;
+  /** How long a poller may wait on the loop's fds after its callback (ms; 0 off). See poll-loop.ts. */
+  setPollLinger(ms: number): void;
+  /** The linger counters into out (layout LOOP_STAT). */
+  pollStats(out: Float64Array): void;
 }
 
-export const NATIVE_ABI = 4;
+/** pollStats' layout; mirrors lstat in native/poller.cc. */
+export const LOOP_STAT = {
+  LINGERS: 0,
+  CALLBACKS: 1,
+  EXIT_LOOP: 2,
+  EXIT_FOREIGN: 3,
+  EXIT_TIME: 4,
+  ITERATIONS: 5,
+  COUNT: 6,
+} as const;
+
+export const NATIVE_ABI = 5;
 
 let addon: NativeAddon | undefined;
 
