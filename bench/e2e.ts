@@ -93,6 +93,9 @@ interface Sample {
   softirq?: number;
   gcs?: number;
   reducerGcs?: number;
+  /** `vtep run` only: event-loop iterations and the wake-ups served in lingers (src/io/poll-loop.ts) during the stream. */
+  iterations?: number;
+  lingerCallbacks?: number;
 }
 
 interface World {
@@ -246,16 +249,28 @@ function systemSoftirq(): number {
  */
 const gcLog = { count: 0, reducer: 0 };
 
+/** The `loop` counters of the last stats line a `vtep run` child printed (on SIGUSR1), and how many it printed. */
+const loopLog = { last: undefined as { iterations: number; callbacks: number } | undefined, lines: 0 };
+
+/** Asks a `vtep run` child for its counters (SIGUSR1) and returns their `loop` part. */
+async function loopStats(pid: number): Promise<{ iterations: number; callbacks: number } | undefined> {
+  const seen = loopLog.lines;
+  process.kill(pid, 'SIGUSR1');
+  await until(() => loopLog.lines > seen, 2000);
+  return loopLog.lines > seen ? loopLog.last : undefined;
+}
+
 /**
  * One TCP stream from `from` to `to` (address toIp) for TCP_SECONDS; goodput
  * at the receiver in bit/s. CPU while it runs: the dataplane process's share
  * (cpuPid), the machine's busy and softirq cores, and GCs of the vtep child.
  */
-async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuPid?: number): Promise<Sample> {
+async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuPid?: number, vtep = false): Promise<Sample> {
   const sink = to.spawn([exe, 'tcp-sink', '5001', String(TCP_SECONDS + 5)]);
   const sinkDone = waitExit(sink, 30_000);
   try {
     if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink did not start: ${(await sinkDone).stderr}`);
+    const l0 = vtep && cpuPid !== undefined ? await loopStats(cpuPid) : undefined;
     const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
     const s0 = systemBusy();
     const q0 = systemSoftirq();
@@ -275,6 +290,11 @@ async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuP
       s.cpu = (c1 - c0) / CLK_TCK / seconds;
       s.gcs = gcLog.count - g0;
       s.reducerGcs = gcLog.reducer - r0;
+      const l1 = l0 !== undefined ? await loopStats(cpuPid) : undefined;
+      if (l0 !== undefined && l1 !== undefined) {
+        s.iterations = l1.iterations - l0.iterations;
+        s.lingerCallbacks = l1.callbacks - l0.callbacks;
+      }
     }
     return s;
   } finally {
@@ -286,6 +306,14 @@ async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuP
 function gcNote(xs: Sample[]): string {
   const sum = (ys: Sample[], f: (x: Sample) => number | undefined): number => ys.reduce((a, x) => a + (f(x) ?? 0), 0);
   return `${sum(xs, (x) => x.gcs)} (${sum(xs.slice(1), (x) => x.gcs)} after the first round; memory reducer ${sum(xs, (x) => x.reducerGcs)})`;
+}
+
+/** Event-loop iterations and wake-ups served in lingers per second, medians over a variant's streams. */
+function loopNote(xs: Sample[]): string {
+  const ys = xs.filter((x) => x.iterations !== undefined && x.seconds !== undefined);
+  if (ys.length === 0) return '';
+  const per = (f: (x: Sample) => number): string => median(ys.map((x) => f(x) / x.seconds!)).toFixed(0);
+  return `, event-loop iterations ${per((x) => x.iterations!)}/s, wake-ups served in lingers ${per((x) => x.lingerCallbacks!)}/s`;
 }
 
 function median(xs: number[]): number {
@@ -352,7 +380,10 @@ async function startVtep(w: World, dir: string, log: (l: string) => void, tap?: 
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop()!;
     for (const l of lines) {
-      if (l.includes('Mark-Compact (reduce)')) gcLog.reducer++;
+      if (l.startsWith('{') && l.includes('"loop"')) {
+        loopLog.last = (JSON.parse(l) as { loop: { iterations: number; callbacks: number } }).loop;
+        loopLog.lines++;
+      } else if (l.includes('Mark-Compact (reduce)')) gcLog.reducer++;
       else if (l.includes('Scavenge') || l.includes('Mark-Compact')) gcLog.count++;
     }
   });
@@ -454,15 +485,15 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     // TCP both ways, every veth and the TAP with default offloads: the kernel's vm1 behind a veth
     // in its bridge, vtep's behind its TAP (TSO and checksum offload granted to the guest).
     const dirs = [
-      { label: 'vm1->vm2', k: () => tcpStream(exe, K.h1, K.h2, VM2.ip), v: () => tcpStream(exe, V.h1, V.h2, VM2.ip, vpid) },
-      { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid) },
+      { label: 'vm1->vm2', k: () => tcpStream(exe, K.h1, K.h2, VM2.ip), v: () => tcpStream(exe, V.h1, V.h2, VM2.ip, vpid, true) },
+      { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid, true) },
     ];
     for (const d of dirs) {
       const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[], vtap: [] as Sample[] };
       const P = proto;
       const T = vt;
       const pStream = P === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, P.w.h1, P.w.h2, VM2.ip, P.pid) : () => tcpStream(exe, P.w.h2, P.w.h1, VM1.ip, P.pid);
-      const tStream = T === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, T.w.h1, T.w.h2, VM2.ip, T.pid) : () => tcpStream(exe, T.w.h2, T.w.h1, VM1.ip, T.pid);
+      const tStream = T === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, T.w.h1, T.w.h2, VM2.ip, T.pid, true) : () => tcpStream(exe, T.w.h2, T.w.h1, VM1.ip, T.pid, true);
       for (let r = 0; r < rounds; r++) {
         const order = r % 2 === 0 ? (['kernel', 'vtep', 'vtap', 'proto'] as const) : (['proto', 'vtap', 'vtep', 'kernel'] as const);
         for (const n of order) {
@@ -484,10 +515,10 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       const perGb = (xs: Sample[], f: (x: Sample) => number): number => median(xs.map((x) => (f(x) * x.seconds!) / (x.bytes! / 1e9)));
       const cpuNote = (xs: Sample[]): string => `machine ${perGb(xs, (x) => x.busy!).toFixed(2)} CPU-s/GB (softirq ${perGb(xs, (x) => x.softirq!).toFixed(2)})`;
       rows[rows.length - 2]!.note += `, ${cpuNote(tcp.kernel)}`;
-      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${gcNote(tcp.vtep)}`;
+      v.note += `, ${cpuNote(tcp.vtep)}, vtep process ${perGb(tcp.vtep, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${gcNote(tcp.vtep)}${loopNote(tcp.vtep)}`;
       if (tcp.vtap.length > 0) {
         const tr = row(`tcp ${d.label}: vtep run, underlay.tap (UDP-tunnel GSO)`, 'Gbit/s', toGbit(tcp.vtap), k);
-        tr.note += `, ${cpuNote(tcp.vtap)}, vtep process ${perGb(tcp.vtap, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
+        tr.note += `, ${cpuNote(tcp.vtap)}, vtep process ${perGb(tcp.vtap, (x) => x.cpu!).toFixed(2)} CPU-s/GB, GCs during the streams ${gcNote(tcp.vtap)}${loopNote(tcp.vtap)}`;
         rows.push(tr);
       }
       if (tcp.proto.length > 0) {
