@@ -112,4 +112,37 @@ test('setPollLinger(0) turns lingering off; the port works as before', async () 
   }
 });
 
+test('a worker whose port lingers under traffic still ends at terminate()', async () => {
+  // The worker reads a loopback socket that the main thread keeps busy; terminate() wakes its loop (an async handle).
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)}).then(({ UdpSocket, PacketPool, Batch }) => {
+      const rx = UdpSocket.open({ address: '127.0.0.1', port: 0 });
+      const b = new Batch(new PacketPool({ slots: 256 }), 32);
+      let got = 0;
+      rx.onReadable(() => { while (rx.recvBatch(b) > 0) { got += b.count; b.release(); } if (got >= 20) parentPort.postMessage({ got }); });
+      parentPort.postMessage({ port: rx.localPort });
+    });`;
+  const w = new Worker(src, { eval: true });
+  const tx = dgram.createSocket('udp4');
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      w.once('error', reject);
+      w.once('message', (m: { port: number }) => resolve(m.port));
+    });
+    let receiving = false;
+    w.on('message', () => (receiving = true));
+    for (let k = 0; k < 200 && !receiving; k++) {
+      tx.send(Buffer.alloc(8), port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(receiving, 'the worker received');
+    const code = await w.terminate();
+    assert.is(code, 1, 'terminated');
+  } finally {
+    tx.close();
+    await w.terminate();
+  }
+});
+
 test.run();
