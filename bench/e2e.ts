@@ -32,7 +32,11 @@
  * the streams (node --trace-gc): those its allocation caused, with the
  * steady state's apart (rounds after the first: the first may allocate while
  * the JIT warms up), and the memory reducer's (V8 shrinking the heap a few
- * seconds after start-up's garbage: at most three, whatever the traffic). `--tcp`: the TCP rows only. VTEP_E2E_TAP_OFFLOADS=0:
+ * seconds after start-up's garbage: at most three, whatever the traffic).
+ * VTEP_E2E_LOOP=1 adds the child's event-loop iterations and the wake-ups
+ * served in lingers per second (a stats dump before and after each stream:
+ * garbage in the child, so its GC counts are then not the dataplane's alone).
+ * `--tcp`: the TCP rows only. VTEP_E2E_TAP_OFFLOADS=0:
  * the guest's TAP without offloads, for comparison. `--tunnel-gso` adds
  * two variants that write the underlay as frames through a TAP bridged to the
  * underlay veth, with Linux 6.17's UDP-tunnel GSO header (see tunnelGsoWorld):
@@ -53,7 +57,7 @@
  * pipeline and UDP writeBatch timed per call: where a frame's time goes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import { Dataplane } from '../src/dataplane/dataplane.js';
@@ -270,7 +274,8 @@ async function tcpStream(exe: string, from: Netns, to: Netns, toIp: string, cpuP
   const sinkDone = waitExit(sink, 30_000);
   try {
     if (!(await waitLine(sink, /ready/, 10_000))) throw new Error(`tcp sink did not start: ${(await sinkDone).stderr}`);
-    const l0 = vtep && cpuPid !== undefined ? await loopStats(cpuPid) : undefined;
+    // VTEP_E2E_LOOP=1: the child's loop counters around the stream (a stats dump each: garbage in the child, so off by default).
+    const l0 = vtep && cpuPid !== undefined && process.env.VTEP_E2E_LOOP === '1' ? await loopStats(cpuPid) : undefined;
     const c0 = cpuPid === undefined ? 0 : cpuTicks(cpuPid);
     const s0 = systemBusy();
     const q0 = systemSoftirq();
@@ -374,9 +379,15 @@ async function startVtep(w: World, dir: string, log: (l: string) => void, tap?: 
   const runArgs = (process.env.VTEP_E2E_VTEP_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const child = spawn(process.execPath, ['--trace-gc', ...extra, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', `${file}.sock`, ...runArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // VTEP_E2E_CHILD_LOG=FILE: the child's standard output and error appended to FILE (with --trace-deopt and the like).
+  const childLog = process.env.VTEP_E2E_CHILD_LOG;
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (childLog !== undefined) appendFileSync(childLog, d);
+  });
   let partial = '';
   child.stdout.on('data', (d: Buffer) => {
+    if (childLog !== undefined) appendFileSync(childLog, d);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop()!;
     for (const l of lines) {

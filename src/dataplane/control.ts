@@ -21,7 +21,7 @@ import type { Vrfs } from '../table/vrf.js';
 import type {
   BridgeOptions, VrfOptions, VrfPortOptions, RouteNextHop, PortInfo, BridgeInfo, VrfInfo, FdbEntryInfo, NeighborInfo, RouteInfo, MacLocation,
 } from './api.js';
-import { PortRole, ROLE_NAMES, VRF_TARGET, type Runtime, type PortEntry, type BridgeEntry, type VrfEntry } from './runtime.js';
+import { PortRole, ROLE_NAMES, VRF_TARGET, portCounters, type Runtime, type PortEntry, type BridgeEntry, type VrfEntry } from './runtime.js';
 import type { TenantMap } from './tenants.js';
 
 const NO_MAC = 0;
@@ -288,7 +288,7 @@ export abstract class ControlState extends EventEmitter {
       if (e === undefined) continue;
       const info: PortInfo = {
         name: e.name, id: e.id, kind: e.port.kind, role: ROLE_NAMES[e.role] as PortInfo['role'], linkUp: e.port.linkUp,
-        rxPackets: e.rxPackets, rxBytes: e.rxBytes, txPackets: e.txPackets, txBytes: e.txBytes, drops: e.drops,
+        ...portCounters(e),
       };
       if (e.role === PortRole.BRIDGE) info.owner = this.rt.bridges[e.owner]?.name;
       else if (e.role === PortRole.ROUTER) info.owner = this.rt.vrfs[e.owner]?.name;

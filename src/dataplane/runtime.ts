@@ -40,6 +40,9 @@ export const PktFlag = {
 
 export const MAX_PORTS = 4096;
 
+/** PortEntry.ctr's layout. IGNORED: frames read and not processed (an underlay frame port's input while sockets receive, see Dataplane.process). */
+export const PortCtr = { RX_PACKETS: 0, RX_BYTES: 1, TX_PACKETS: 2, TX_BYTES: 3, DROPS: 4, IGNORED: 5, COUNT: 6 } as const;
+
 export interface PortEntry {
   id: number;
   name: string;
@@ -59,17 +62,23 @@ export interface PortEntry {
   gw4len: number;
   gw6: Uint32Array | null;
   gw6len: number;
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  drops: number;
-  /** Frames read and not processed: an underlay frame port's input while sockets receive (see Dataplane.process). */
-  ignored: number;
+  /**
+   * The port's counters (PortCtr). A Float64Array, not number fields: a field
+   * that passes 2^31 (bytes, within seconds) turns from a small integer into a
+   * double, which changes the entry's map, deoptimizes the packet path, and
+   * then boxes every store (garbage).
+   */
+  ctr: Float64Array;
   /** Capture callbacks (rx, tx); null when nobody captures (the hot path checks only this). */
   capRx: CaptureFn[] | null;
   capTx: CaptureFn[] | null;
   listeners: { event: string; fn: (...a: never[]) => void }[];
+}
+
+/** A port's counters as stats() and ports() report them. */
+export function portCounters(e: PortEntry): { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: number } {
+  const c = e.ctr;
+  return { rxPackets: c[PortCtr.RX_PACKETS]!, rxBytes: c[PortCtr.RX_BYTES]!, txPackets: c[PortCtr.TX_PACKETS]!, txBytes: c[PortCtr.TX_BYTES]!, drops: c[PortCtr.DROPS]! };
 }
 
 export interface BridgeEntry {
@@ -298,7 +307,7 @@ export class Runtime {
   /** A drop of packet i, counted on the dataplane and charged to the ingress port (the stage counts its own). */
   drop(i: number, reason: number): void {
     this.drops[reason]!++;
-    this.ingress.drops++;
+    this.ingress.ctr[PortCtr.DROPS]!++;
     this.batch.reason[i] = reason;
   }
 
@@ -306,6 +315,6 @@ export class Runtime {
   dropOther(port: number, reason: number, n = 1): void {
     this.drops[reason]! += n;
     const e = port >= 0 ? this.ports[port] : undefined;
-    if (e !== undefined) e.drops += n;
+    if (e !== undefined) e.ctr[PortCtr.DROPS]! += n;
   }
 }

@@ -30,8 +30,12 @@ export abstract class Stage {
   index = -1;
   /** Next stages' numbers, resolved from nextNames by the graph (-1 for pseudo-nexts). */
   nextIdx = new Int32Array(0);
-  /** Packets this stage processed. */
-  packets = 0;
+  /**
+   * Packets this stage processed, in element 0: a Float64Array, as the other
+   * counters, so that the graph's per-vector add (on stages of many maps) is
+   * an element store, where a number field would box a double once past 2^31.
+   */
+  readonly packets = new Float64Array(1);
   readonly dropCounts = new Float64Array(REASON_COUNT);
   nextCounts = new Float64Array(0);
   /** The next stages' vector lengths before a run (see Graph.drain). */
@@ -182,7 +186,7 @@ export class Graph {
         if (n === 0) continue;
         vn[k] = 0;
         const s = stages[k]!;
-        s.packets += n;
+        s.packets[0]! += n;
         // Counting nexts per vector, not per packet: what each next stage's vector grew by.
         const ni = s.nextIdx;
         const before = s.before;
@@ -210,7 +214,7 @@ export class Graph {
         if (s.nextCounts[k] !== 0) next[name] = s.nextCounts[k]!;
       });
       const own = s.counters();
-      out[s.name] = own === undefined ? { packets: s.packets, drops, next } : { packets: s.packets, drops, next, counters: own };
+      out[s.name] = own === undefined ? { packets: s.packets[0]!, drops, next } : { packets: s.packets[0]!, drops, next, counters: own };
     }
     return out;
   }

@@ -68,7 +68,7 @@ export class PortInputStage extends Stage {
     const m = rt.vn[t]!;
     for (let i = 0; i < n; i++) v[m + i] = i;
     rt.vn[t] = m + n;
-    this.packets += n;
+    this.packets[0]! += n;
     this.nextCounts[next]! += n;
     return true;
   }

@@ -9,7 +9,7 @@
 import { Reason } from '../../packet/reasons.js';
 import { Stage } from '../stage.js';
 import { finishGuestCsum } from './inner-csum.js';
-import { MAX_PORTS, type Runtime } from '../runtime.js';
+import { MAX_PORTS, PortCtr, type Runtime } from '../runtime.js';
 
 export class TxStage extends Stage {
   readonly name = 'tx';
@@ -155,7 +155,7 @@ export class TxStage extends Stage {
       q.srcPort[e] = h === 0 ? 0 : (h % 65535) + 1;
       bytes += len;
     }
-    this.packets += n;
+    this.packets[0]! += n;
     const c = (r * 5 + tt.proto[ti]!) * 4;
     rt.tunCounters[c]! += n;
     rt.tunCounters[c + 1]! += bytes;
@@ -203,7 +203,7 @@ export class TxStage extends Stage {
       q.gsoType[j] = 0;
       plain++;
     }
-    this.packets += plain;
+    this.packets[0]! += plain;
     return queued + plain;
   }
 
@@ -234,7 +234,7 @@ export class TxStage extends Stage {
     q.len[i] = len;
     q.vflags[i] = 0; // plain unless enqueue() copies a batch entry's offload fields
     q.gsoType[i] = 0;
-    this.packets++;
+    this.packets[0]!++;
     return i;
   }
 
@@ -265,8 +265,8 @@ export class TxStage extends Stage {
     }
     let bytes = 0;
     for (let i = 0; i < sent; i++) bytes += q.len[i]!;
-    e.txPackets += sent;
-    e.txBytes += bytes;
+    e.ctr[PortCtr.TX_PACKETS]! += sent;
+    e.ctr[PortCtr.TX_BYTES]! += bytes;
     const cap = e.capTx;
     if (cap !== null) for (let i = 0; i < sent; i++) for (const fn of cap) fn('tx', this.rt.u8, q.start[i]!, q.len[i]!);
     if (sent < n) {
