@@ -169,7 +169,7 @@ export async function runCommand(args: string[]): Promise<number> {
       dp.on('link-up', ({ port }) => console.error(`vtep run: port ${port}: link up`));
       dp.on('limit', ({ bridge, scope, limit }) => console.error(`vtep run: MAC learning stopped in bridge ${bridge}: ${scope} limit ${limit} reached`));
       dp.start();
-      const scrape = (): string => renderMetrics(target.stats(), missingFacade(dp).length === 0 ? { tables: target } : {});
+      const scrape = (): string => renderMetrics(target.stats(), missingFacade(dp).length === 0 ? { tables: target, loop: pollLoopStats() } : { loop: pollLoopStats() });
       const startMetrics = async (c: VswitchConfig): Promise<void> => {
         if (c.metrics === undefined) return;
         metrics = await MetricsServer.listen(c.metrics.host, c.metrics.port, scrape);

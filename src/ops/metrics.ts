@@ -10,10 +10,11 @@
  *   vtep_port_{rx,tx}_{packets,bytes}_total, vtep_port_drops_total, vtep_port_up
  *   vtep_tunnel_{rx,tx}_{packets,bytes}_total{encap,remote}
  *   vtep_drops_total{reason}, vtep_stage_{packets,drops,next}_total{stage,...}
- *   vtep_fdb_*, vtep_arp_*, vtep_routes{vrf}, vtep_pool_*, process_*
+ *   vtep_fdb_*, vtep_arp_*, vtep_routes{vrf}, vtep_pool_*, vtep_loop_*, process_*
  */
 import http from 'node:http';
 import type { OpsTarget, StatsLike } from './target.js';
+import type { PollLoopStats } from '../io/poll-loop.js';
 
 /** A label value in the exposition format: backslash, quote and newline escaped. */
 export function labelValue(v: string): string {
@@ -52,6 +53,8 @@ const START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 export interface MetricsSources {
   /** The facade's tables, for sizes and link state; absent: stats() only. */
   tables?: Pick<OpsTarget, 'listPorts' | 'arpEntries' | 'neighbors' | 'routes' | 'listVrfs'>;
+  /** The event loop's wake-up counters (pollLoopStats()); absent: none. */
+  loop?: PollLoopStats;
 }
 
 /** The exposition text of one scrape. */
@@ -105,6 +108,15 @@ export function renderMetrics(s: StatsLike, src: MetricsSources = {}): string {
   }
   t.family('vtep_pool_slots', 'gauge', 'Packet buffers in the pool.').sample('vtep_pool_slots', '', s.pool.slots);
   t.family('vtep_pool_free_slots', 'gauge', 'Packet buffers free.').sample('vtep_pool_free_slots', '', s.pool.free);
+  const lp = src.loop;
+  if (lp !== undefined) {
+    t.family('vtep_loop_iterations_total', 'counter', 'Event-loop iterations of the dataplane thread.').sample('vtep_loop_iterations_total', '', lp.iterations);
+    t.family('vtep_loop_linger_wakeups_total', 'counter', 'Port wake-ups served inside a linger, without an event-loop iteration.').sample('vtep_loop_linger_wakeups_total', '', lp.callbacks);
+    t.family('vtep_loop_lingers_total', 'counter', 'Lingers after a port wake-up, by what ended them.');
+    t.sample('vtep_loop_lingers_total', 'end="loop-work"', lp.exitLoop);
+    t.sample('vtep_loop_lingers_total', 'end="other-fd"', lp.exitForeign);
+    t.sample('vtep_loop_lingers_total', 'end="time"', lp.exitTime);
+  }
 
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();

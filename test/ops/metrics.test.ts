@@ -40,7 +40,20 @@ test('renderMetrics: per-port, per-tunnel, per-reason counters, table sizes, poo
   ]) assert.ok(sample(t, l), l);
   assert.match(t, /\nprocess_resident_memory_bytes \d+\n/);
   assert.not.match(t, /vtep_stage_/, 'no stages until the dataplane has them');
+  assert.not.match(t, /vtep_loop_/, 'no loop counters unless given');
   assert.ok(t.endsWith('\n'));
+});
+
+test('renderMetrics: the event loop\'s wake-up counters when given', () => {
+  const t = renderMetrics(fake().stats(), { loop: { lingers: 7, callbacks: 900, exitLoop: 4, exitForeign: 2, exitTime: 1, iterations: 30 } });
+  for (const l of [
+    '# TYPE vtep_loop_iterations_total counter',
+    'vtep_loop_iterations_total 30',
+    'vtep_loop_linger_wakeups_total 900',
+    'vtep_loop_lingers_total{end="loop-work"} 4',
+    'vtep_loop_lingers_total{end="other-fd"} 2',
+    'vtep_loop_lingers_total{end="time"} 1',
+  ]) assert.ok(sample(t, l), l);
 });
 
 test('renderMetrics: stage counters when stats() has nodes (packets, drops by reason, next stages, others)', () => {
@@ -77,7 +90,7 @@ test('label values are escaped', () => {
 test('the listener: GET /metrics on loopback, 404 elsewhere; promtool check metrics passes', async () => {
   const dp = fake();
   dp.nodes = { 'l2-fwd': { packets: 1, drops: { 'no-port': 1 }, next: { tx: 3 } }, x: { packets: 0, other: 2 } };
-  const m = await MetricsServer.listen('127.0.0.1', 0, () => renderMetrics(dp.stats(), { tables: dp }));
+  const m = await MetricsServer.listen('127.0.0.1', 0, () => renderMetrics(dp.stats(), { tables: dp, loop: { lingers: 1, callbacks: 2, exitLoop: 1, exitForeign: 0, exitTime: 0, iterations: 5 } }));
   try {
     const r = await fetch(`http://${m.address}/metrics`);
     assert.is(r.status, 200);
