@@ -31,7 +31,6 @@
 #include <sys/epoll.h>
 #include <uv.h>
 
-#include <cerrno>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -208,7 +207,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (status < 0) self->SetStopped();
     int mask = ((events & UV_READABLE) ? 1 : 0) | ((events & UV_WRITABLE) ? 2 : 0);
     PollerRegistry* reg = self->registry_;
-    self->Dispatch(status, mask);  // may delete nothing: we hold a reference while started, and the registry outlives us
+    // The callback may close us; the registry (the env's) outlives it, so the linger takes that.
+    self->Dispatch(status, mask);
     if (reg != nullptr && status >= 0) Linger(reg);
   }
 
