@@ -48,7 +48,7 @@ constexpr int kCallbacks = 1;     // callbacks run from a linger (a wake-up with
 constexpr int kExitLoop = 2;      // lingers ended because libuv had work (pending, timer due, handles)
 constexpr int kExitForeign = 3;   // ended by an fd that is not a started poller's, or an error/hang-up
 constexpr int kExitTime = 4;      // ended by lingerMs
-constexpr int kIterations = 5;    // event-loop iterations (the prepare handle's count)
+constexpr int kIterations = 5;    // event-loop iterations (read from the prepare handle's count)
 constexpr int kCount = 6;
 }  // namespace lstat
 
@@ -287,13 +287,19 @@ void Linger(PollerRegistry* reg) {
   reg->lingering = false;
 }
 
+// The env's registry (InitPoller), or null.
+PollerRegistry* RegistryOf(napi_env env) {
+  PollerRegistry* reg = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&reg));
+  return reg;
+}
+
 // setPollLinger(ms): how long a poller may wait on the loop's fds after its callback; 0 turns lingering off.
 napi_value SetPollLinger(napi_env env, napi_callback_info info) {
   Args a(env, info, 1);
   const int ms = a.Int(0);
   if (a.Failed()) return nullptr;
-  PollerRegistry* reg = nullptr;
-  napi_get_instance_data(env, reinterpret_cast<void**>(&reg));
+  PollerRegistry* reg = RegistryOf(env);
   if (reg != nullptr) reg->lingerMs = ms < 0 ? 0 : ms;
   return nullptr;
 }
@@ -305,11 +311,10 @@ napi_value PollStats(napi_env env, napi_callback_info info) {
   double* out = a.F64(0, &n);
   if (a.Failed()) return nullptr;
   if (n < static_cast<size_t>(lstat::kCount)) return RangeError(env, "pollStats: a Float64Array of 6");
-  PollerRegistry* reg = nullptr;
-  napi_get_instance_data(env, reinterpret_cast<void**>(&reg));
+  PollerRegistry* reg = RegistryOf(env);
   if (reg == nullptr) return nullptr;
-  reg->stats[lstat::kIterations] = static_cast<double>(reg->iteration);
   for (int k = 0; k < lstat::kCount; k++) out[k] = reg->stats[k];
+  out[lstat::kIterations] = static_cast<double>(reg->iteration);  // the prepare handle's count
   return nullptr;
 }
 

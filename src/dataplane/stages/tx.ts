@@ -11,6 +11,15 @@ import { Stage } from '../stage.js';
 import { finishGuestCsum } from './inner-csum.js';
 import { MAX_PORTS, PortCtr, type Runtime } from '../runtime.js';
 
+/**
+ * The queue's source-port pick from an inner flow hash (signed or unsigned, the
+ * same 32 bits; 0: none, the socket's own port): 1..65535, an index into a
+ * socket's per-flow ports (UdpSocket `srcPorts`).
+ */
+function srcPortOf(hash: number): number {
+  return hash === 0 ? 0 : ((hash >>> 0) % 65535) + 1;
+}
+
 export class TxStage extends Stage {
   readonly name = 'tx';
   readonly nextNames = [] as const;
@@ -94,7 +103,7 @@ export class TxStage extends Stage {
     q.addr[a + 2] = rw[4 * r + 2]!;
     q.addr[a + 3] = rw[4 * r + 3]!;
     q.peerPort[i] = tt.dstPort[ti]!;
-    q.srcPort[i] = hash === 0 ? 0 : ((hash >>> 0) % 65535) + 1; // hash: signed 32 bits (flowhash.ts)
+    q.srcPort[i] = srcPortOf(hash);
     const k = (r * 5 + tt.proto[ti]!) * 4;
     rt.tunCounters[k]!++;
     rt.tunCounters[k + 1]! += len;
@@ -128,10 +137,7 @@ export class TxStage extends Stage {
     const a3 = rw[4 * r + 3]!;
     const peer = tt.dstPort[ti]!;
     const pool = rt.pool;
-    if (this.isDirty[port] === 0) {
-      this.isDirty[port] = 1;
-      this.dirty[this.nDirty++] = port;
-    }
+    this.markDirty(port);
     let bytes = 0;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
@@ -151,8 +157,7 @@ export class TxStage extends Stage {
       q.addr[w + 2] = a2;
       q.addr[w + 3] = a3;
       q.peerPort[e] = peer;
-      const h = b.hash[i]!;
-      q.srcPort[e] = h === 0 ? 0 : (h % 65535) + 1;
+      q.srcPort[e] = srcPortOf(b.hash[i]!);
       bytes += len;
     }
     this.packets[0]! += n;
@@ -180,10 +185,7 @@ export class TxStage extends Stage {
     const b = rt.batch;
     const q = e.tx;
     const pool = rt.pool;
-    if (this.isDirty[port] === 0) {
-      this.isDirty[port] = 1;
-      this.dirty[this.nDirty++] = port;
-    }
+    this.markDirty(port);
     let queued = 0;
     let plain = 0;
     for (let k = 0; k < n; k++) {
@@ -219,13 +221,18 @@ export class TxStage extends Stage {
     q.csumOffset[k] = csumOffset;
   }
 
-  /** Appends to a port's queue (writing it first when full); returns the entry index. */
-  private push(port: number, slot: number, start: number, len: number): number {
-    const q = this.rt.ports[port]!.tx;
+  /** Puts a port on the list that flush() writes (once until then). */
+  private markDirty(port: number): void {
     if (this.isDirty[port] === 0) {
       this.isDirty[port] = 1;
       this.dirty[this.nDirty++] = port;
     }
+  }
+
+  /** Appends to a port's queue (writing it first when full); returns the entry index. */
+  private push(port: number, slot: number, start: number, len: number): number {
+    const q = this.rt.ports[port]!.tx;
+    this.markDirty(port);
     if (q.count === q.capacity) this.flushPort(port);
     this.rt.pool.retain(slot);
     const i = q.count++;
