@@ -4,9 +4,9 @@
  * events. The packet path is the stage graph (stage.ts, stages/*.ts, drawn in
  * docs/dataplane.md); this file only wires it:
  *
- *   bridge/router port rx -> port-input -> l2-learn -> arp-term -> l2-fwd -> l2-flood
+ *   bridge/router port rx -> port-input -> l2-fwd (learns) -> l2-flood     l2-fwd <-> arp-term
  *                                       \-> ip-gateway -> ip-route -> ip-rewrite -> neigh-hold
- *   underlay port rx -> underlay-input -> l2-learn | ip-route     ip-route -> icmp-error -> ip-route
+ *   underlay port rx -> underlay-input -> l2-fwd | ip-route     ip-route -> icmp-error -> ip-route
  *   l2-fwd, l2-flood, ip-rewrite -> tunnel-encap;  every stage -> tx (one write per port per batch)
  *
  * Frames stay in their pool slot from receive to transmit. Opening TAPs and
@@ -37,7 +37,6 @@ import { underlayState, underlayPortOf, type UnderlayOptions } from './underlay.
 import { BusyPoll } from './busypoll.js';
 import { PortInputStage } from './stages/port-input.js';
 import { UnderlayInputStage } from './stages/underlay-input.js';
-import { L2LearnStage } from './stages/l2-learn.js';
 import { ArpTermStage } from './stages/arp-term.js';
 import { L2FwdStage } from './stages/l2-fwd.js';
 import { L2FloodStage } from './stages/l2-flood.js';
@@ -176,7 +175,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.tx = this.tx;
     // Stages in the order the graph runs them (a packet sent back, as icmp-error -> ip-route, waits for the next pass).
     this.graph = new Graph(rt, [
-      this.portInput, this.underlayInput, new L2LearnStage(rt), this.arpTerm, new L2FwdStage(rt), new L2FloodStage(rt),
+      this.portInput, this.underlayInput, new L2FwdStage(rt), this.arpTerm, new L2FloodStage(rt),
       this.ipGateway, new IpRouteStage(rt), new IpRewriteStage(rt), this.neighHold, this.icmpError, new TunnelEncapStage(rt), new GsoSegmentStage(rt), this.tx,
     ]);
     rt.graph = this.graph;

@@ -36,6 +36,8 @@ export const PktFlag = {
   BRIDGED: 2,
   /** Decapsulated into a VRF (inner-csum: an IP packet at rt.l3). */
   ROUTED: 4,
+  /** Sent to arp-term by l2-fwd: when arp-term passes it back, l2-fwd forwards it. */
+  ARP_TERM: 8,
 } as const;
 
 export const MAX_PORTS = 4096;

@@ -59,14 +59,14 @@ test('renderMetrics: the event loop\'s wake-up counters when given', () => {
 test('renderMetrics: stage counters when stats() has nodes (packets, drops by reason, next stages, others)', () => {
   const dp = fake();
   dp.nodes = {
-    'l2-learn': { packets: 9, drops: { 'mac-limit': 2 }, next: { 'l2-fwd': 7 } },
+    'l2-fwd': { packets: 9, drops: { 'mac-limit': 2 }, next: { 'tunnel-encap': 7 } },
     'ip-route': { packets: 4, drops: {}, next: {}, held: 1 },
   };
   const t = renderMetrics(dp.stats());
   for (const l of [
-    'vtep_stage_packets_total{stage="l2-learn"} 9',
-    'vtep_stage_drops_total{stage="l2-learn",reason="mac-limit"} 2',
-    'vtep_stage_next_total{stage="l2-learn",next="l2-fwd"} 7',
+    'vtep_stage_packets_total{stage="l2-fwd"} 9',
+    'vtep_stage_drops_total{stage="l2-fwd",reason="mac-limit"} 2',
+    'vtep_stage_next_total{stage="l2-fwd",next="tunnel-encap"} 7',
     'vtep_stage_packets_total{stage="ip-route"} 4',
     'vtep_stage_events_total{stage="ip-route",counter="held"} 1',
   ]) assert.ok(sample(t, l), l);

@@ -9,12 +9,12 @@ import { Ipv4 } from '../../wire/ipv4.js';
 import { Stage } from '../stage.js';
 import { PortRole } from '../runtime.js';
 
-const L2_LEARN = 0;
+const L2_FWD = 0;
 const IP_GATEWAY = 1;
 
 export class PortInputStage extends Stage {
   readonly name = 'port-input';
-  readonly nextNames = ['l2-learn', 'ip-gateway'] as const;
+  readonly nextNames = ['l2-fwd', 'ip-gateway'] as const;
   readonly reasons = [Reason.truncated];
 
   run(vec: Uint16Array, n: number): void {
@@ -29,7 +29,7 @@ export class PortInputStage extends Stage {
     // A router port needs an IP header after the Ethernet one; ARP (28 bytes) is shorter still than that.
     const bridge = e.role === PortRole.BRIDGE;
     const min = bridge ? Eth.HEADER_LEN : Eth.HEADER_LEN + Ipv4.HEADER_LEN;
-    const next = bridge ? L2_LEARN : IP_GATEWAY;
+    const next = bridge ? L2_FWD : IP_GATEWAY;
     // The common case, every frame long enough and nothing traced, forwards the vector whole.
     let short = 0;
     for (let k = 0; k < n; k++) if (len[vec[k]!]! < min) short++;
@@ -62,7 +62,7 @@ export class PortInputStage extends Stage {
     rt.owner.fill(e.owner, 0, n);
     rt.remote.fill(-1, 0, n);
     rt.flags.fill(0, 0, n);
-    const next = bridge ? L2_LEARN : IP_GATEWAY;
+    const next = bridge ? L2_FWD : IP_GATEWAY;
     const t = this.nextIdx[next]!;
     const v = rt.vecs[t]!;
     const m = rt.vn[t]!;

@@ -2,7 +2,7 @@
  * underlay-input: tunnel packets from an underlay port. Strict decapsulation
  * (every outer header validated, destination ours, source an accepted peer,
  * VNI / key / label bound to a tenant: see src/tunnel/decap.ts), then the
- * inner frame goes to its bridge domain (l2-learn, tagged with the remote it
+ * inner frame goes to its bridge domain (l2-fwd, tagged with the remote it
  * came from) or its IP packet to its VRF (ip-route).
  */
 import { Reason } from '../../packet/reasons.js';
@@ -24,13 +24,13 @@ import { finishInner } from './inner-csum.js';
 import { Batch } from '../../packet/batch.js';
 import { UnderlayDepth, VRF_TARGET, PktFlag } from '../runtime.js';
 
-const L2_LEARN = 0;
+const L2_FWD = 0;
 const IP_ROUTE = 1;
 const SPLIT = 2;
 
 export class UnderlayInputStage extends Stage {
   readonly name = 'underlay-input';
-  readonly nextNames = ['l2-learn', 'ip-route', 'split'] as const;
+  readonly nextNames = ['l2-fwd', 'ip-route', 'split'] as const;
   /** Inner checksums finished (see inner-csum.ts). */
   completed = 0;
   /** Tunnel super-packets (a kernel VTEP's TSO) passed to the guest whole, as GSO frames. */
@@ -61,7 +61,7 @@ export class UnderlayInputStage extends Stage {
     const flags = rt.flags;
     // Both nexts are appended to through locals (see Stage.traced).
     const tracing = rt.tracing;
-    const tL = this.nextIdx[L2_LEARN]!;
+    const tL = this.nextIdx[L2_FWD]!;
     const vL = rt.vecs[tL]!;
     let nL = rt.vn[tL]!;
     const tR = this.nextIdx[IP_ROUTE]!;
@@ -142,7 +142,7 @@ export class UnderlayInputStage extends Stage {
         // A super-frame keeps its partial checksum, for the kernel that segments it (NEEDS_CSUM).
         if (!whole && finishInner(u8, u32, is, is + il, is + Eth.HEADER_LEN, false)) completed++;
         vL[nL++] = i;
-        if (tracing) this.traced(L2_LEARN, i);
+        if (tracing) this.traced(L2_FWD, i);
         continue;
       }
       owner[i] = target - VRF_TARGET;

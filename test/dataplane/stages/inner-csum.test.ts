@@ -60,7 +60,7 @@ test('a partial checksum from a kernel VTEP is finished; the frame reaches vm2 v
   assert.is(vm2.frames.length, 1);
   assert.ok(tcpVerifies(vm2.frames[0]!), 'delivered with a complete checksum');
   const n = node(dp, 'underlay-input');
-  assert.equal(n.next, { 'l2-learn': 1 });
+  assert.equal(n.next, { 'l2-fwd': 1 });
   assert.equal(n.counters, { completed: 1, superFrames: 0 });
   dp.close();
 });

@@ -1,5 +1,5 @@
 /**
- * port-input: frames from a local port go to the bridge (l2-learn) or the
+ * port-input: frames from a local port go to the bridge (l2-fwd) or the
  * router (ip-gateway) by the port's role; shorter than the headers they
  * need are dropped as truncated, charged to the port.
  */
@@ -13,12 +13,12 @@ const UDP_1_TO_2 = hex(`
   4500 0020 0000 4000 4011 26cb 0a000001 0a000002
   03e8 07d0 000c 0000 70696e67`);
 
-test('a bridge port: to l2-learn', () => {
+test('a bridge port: to l2-fwd', () => {
   const { dp } = bridgeNet();
   inject(dp, 'vm1', UDP_1_TO_2);
   const n = node(dp, 'port-input');
   assert.is(n.packets, 1);
-  assert.equal(n.next, { 'l2-learn': 1 });
+  assert.equal(n.next, { 'l2-fwd': 1 });
   assert.equal(n.drops, {});
   assert.is(dp.stats().ports.vm1!.rxPackets, 1);
   assert.is(dp.stats().ports.vm1!.rxBytes, 46);
@@ -41,7 +41,7 @@ test('truncated: a bridge frame shorter than an Ethernet header', () => {
   assert.equal(d.total, { truncated: 1 });
   assert.is(d.port, 1);
   assert.equal(node(dp, 'port-input').next, {});
-  assert.is(node(dp, 'l2-learn').packets, 0);
+  assert.is(node(dp, 'l2-fwd').packets, 0);
   assert.is(vm2.frames.length, 0);
   dp.close();
 });
@@ -60,7 +60,7 @@ test('a 14-byte frame is enough for the bridge; one batch splits by verdict', ()
   inject(dp, 'vm1', UDP_1_TO_2.subarray(0, 14), UDP_1_TO_2.subarray(0, 5), UDP_1_TO_2);
   const n = node(dp, 'port-input');
   assert.is(n.packets, 3);
-  assert.equal(n.next, { 'l2-learn': 2 });
+  assert.equal(n.next, { 'l2-fwd': 2 });
   assert.equal(n.drops, { truncated: 1 });
   dp.close();
 });

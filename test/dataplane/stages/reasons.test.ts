@@ -14,7 +14,6 @@ import type { Runtime } from '../../../src/dataplane/runtime.js';
 import type { Stage } from '../../../src/dataplane/stage.js';
 import { PortInputStage } from '../../../src/dataplane/stages/port-input.js';
 import { UnderlayInputStage } from '../../../src/dataplane/stages/underlay-input.js';
-import { L2LearnStage } from '../../../src/dataplane/stages/l2-learn.js';
 import { ArpTermStage } from '../../../src/dataplane/stages/arp-term.js';
 import { L2FwdStage } from '../../../src/dataplane/stages/l2-fwd.js';
 import { L2FloodStage } from '../../../src/dataplane/stages/l2-flood.js';
@@ -31,7 +30,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // Only the declarations are read: a bare runtime is enough to construct a stage.
 const rt = { capacity: 1 } as unknown as Runtime;
 const stages: Stage[] = [
-  new PortInputStage(rt), new UnderlayInputStage(rt), new L2LearnStage(rt), new ArpTermStage(rt), new L2FwdStage(rt),
+  new PortInputStage(rt), new UnderlayInputStage(rt), new L2FwdStage(rt), new ArpTermStage(rt),
   new L2FloodStage(rt), new IpGatewayStage(rt), new IpRouteStage(rt), new IpRewriteStage(rt), new NeighHoldStage(rt),
   new IcmpErrorStage(rt), new TunnelEncapStage(rt), new GsoSegmentStage(rt), new TxStage(rt),
 ];

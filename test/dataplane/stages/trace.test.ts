@@ -23,9 +23,8 @@ test('trace(1): one bridged packet, stage by stage, then nothing more is traced'
   assert.is(t[0]!.port, 'vm1');
   assert.is(t[0]!.len, 46);
   assert.equal(t[0]!.steps, [
-    { stage: 'port-input', next: 'l2-learn', info: '46 bytes on vm1' },
-    { stage: 'l2-learn', next: 'l2-fwd', info: 'bridge br src 02:00:0a:00:00:01 at port vm1' },
-    { stage: 'l2-fwd', next: 'tx', info: 'bridge br dst 02:00:0a:00:00:02 -> port vm2' },
+    { stage: 'port-input', next: 'l2-fwd', info: '46 bytes on vm1' },
+    { stage: 'l2-fwd', next: 'tx', info: 'bridge br src 02:00:0a:00:00:01 at port vm1, dst 02:00:0a:00:00:02 -> port vm2' },
   ]);
   dp.close();
 });
@@ -37,11 +36,10 @@ test('trace(1): a dropped packet ends with the drop and its reason by name', asy
   inject(dp, 'vm1', UDP_1_TO_2);
   const [t] = await traced;
   assert.equal(t!.steps.map((s) => [s.stage, s.next, s.reason]), [
-    ['port-input', 'l2-learn', undefined],
-    ['l2-learn', 'l2-fwd', undefined],
+    ['port-input', 'l2-fwd', undefined],
     ['l2-fwd', 'drop', 'loop'],
   ]);
-  assert.is(t!.steps[2]!.info, 'bridge br dst 02:00:0a:00:00:02 -> port vm1');
+  assert.is(t!.steps[1]!.info, 'bridge br src 02:00:0a:00:00:01 at port vm1, dst 02:00:0a:00:00:02 -> port vm1');
   dp.close();
 });
 

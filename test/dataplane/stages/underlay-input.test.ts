@@ -1,7 +1,7 @@
 /**
  * underlay-input: tunnel packets from the underlay port are decapsulated
  * strictly; the inner frame (for its bridge) or IP packet (for its VRF)
- * goes to l2-learn (bridge) or ip-route (VRF), its inner checksum finished if a kernel VTEP left it partial. Every check that fails is a drop by name, charged
+ * goes to l2-fwd (bridge) or ip-route (VRF), its inner checksum finished if a kernel VTEP left it partial. Every check that fails is a drop by name, charged
  * to the underlay port.
  */
 import { test } from 'uvu';
@@ -29,12 +29,12 @@ const MPLS_TO_RED = hex(`
   00064140
   4500002000004000401126b80a0900090a02000203e807d0000c000070696e67`);
 
-test('VXLAN to a bridge: the inner frame goes to l2-learn, counted on the tunnel', () => {
+test('VXLAN to a bridge: the inner frame goes to l2-fwd, counted on the tunnel', () => {
   const { dp, vm2 } = bridgeNet({ peers: ['198.18.0.2'] });
   inject(dp, 'wire', VXLAN_FROM_2);
   const n = node(dp, 'underlay-input');
   assert.is(n.packets, 1);
-  assert.equal(n.next, { 'l2-learn': 1 });
+  assert.equal(n.next, { 'l2-fwd': 1 });
   assert.equal(n.drops, {});
   assert.is(toHex(vm2.frames[0]!), toHex(VXLAN_FROM_2.subarray(50)));
   assert.equal(dp.stats().tunnels['vxlan 198.18.0.2'], { txPackets: 0, txBytes: 0, rxPackets: 1, rxBytes: 46 });
@@ -187,7 +187,7 @@ test('a coalesced UDP buffer (GRO) is split into its datagrams, each decapsulate
   dp.inject('u', train(dp, 3, 60));
   assert.is(vm2.frames.length, 3);
   assert.is(vm2.frames[0]!.length, 60);
-  assert.equal(node(dp, 'underlay-input').next, { split: 1, 'l2-learn': 3 });
+  assert.equal(node(dp, 'underlay-input').next, { split: 1, 'l2-fwd': 3 });
   assert.is(dp.stats().pool.free, 2048, 'every slot back');
   dp.close();
 });
