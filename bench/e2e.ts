@@ -76,7 +76,8 @@ const SIZES = [
 ] as const;
 const WARM_MS = 400;
 const WINDOW_MS = 2000;
-const TCP_SECONDS = 2.5;
+// VTEP_E2E_TCP_SECONDS: longer streams (for profiling the child, e.g. with perf record -p).
+const TCP_SECONDS = Number(process.env.VTEP_E2E_TCP_SECONDS ?? 2.5);
 const CLK_TCK = 100;
 const BACKOFF_US = Number(process.env.VTEP_E2E_BACKOFF ?? 50);
 

@@ -23,7 +23,7 @@
  * children (their stdout is dropped; stderr shows on a failed start).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileC, type BenchRow, type BenchContext, type Suite } from './harness.js';
 import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
@@ -146,7 +146,10 @@ export async function vtepWorld(prefix: string, dir: string, busyPollUs: number,
     w.proc = child;
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.resume();
+    // VTEP_LAT_CHILD_LOG=FILE: the children's standard output (what --trace-opt and the like print) appended to FILE.
+    const childLog = process.env.VTEP_LAT_CHILD_LOG;
+    if (childLog !== undefined) child.stdout!.on('data', (d: Buffer) => appendFileSync(childLog, d));
+    else child.stdout!.resume();
     if (!(await until(() => err.includes('running with') || child.exitCode !== null, 15_000)) || child.exitCode !== null) {
       throw new Error(`vtep run did not start: ${err}`);
     }
