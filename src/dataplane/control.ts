@@ -271,6 +271,7 @@ export abstract class ControlState extends EventEmitter {
       this.rt.nexthops.delete(id);
       this.rt.nhVia.delete(id);
       this.rt.nhTunnel[id] = -1;
+      this.rt.nhIpTunnel[id] = -1;
     }
     return true;
   }
@@ -451,6 +452,7 @@ export abstract class ControlState extends EventEmitter {
       made.push(nh);
       if (proto === TunnelProto.VXLAN) rt.nhMac[nh] = macArg(`${field}.mac`, n.mac!);
       rt.nhTunnel[nh] = rt.tunnels.get(rt.underlay!, proto, remote, id, proto === TunnelProto.VXLAN ? 'ethernet' : 'ip', rt.portOf);
+      rt.nhIpTunnel[nh] = proto === TunnelProto.VXLAN ? -1 : rt.nhTunnel[nh]!;
       return nh;
     }
     const port = this.portId(n.port);

@@ -163,6 +163,8 @@ export class Runtime {
   nhMac = new Float64Array(0);
   /** Next hop id -> tunnel index (TUNNEL next hops) or -1. */
   nhTunnel = new Int32Array(0);
+  /** Next hop id -> tunnel index when its payload is the IP packet itself (GRE, MPLS: no rewrite; see ip-route), else -1. */
+  nhIpTunnel = new Int32Array(0);
   /** Next hop id -> neighbor address of a `via` route. */
   readonly nhVia = new Map<number, IpAddr>();
 
@@ -229,6 +231,7 @@ export class Runtime {
     this.tunCounters = new Float64Array(o.remotes.capacity * 5 * 4);
     this.nhMac = new Float64Array(o.nexthops.capacity);
     this.nhTunnel = new Int32Array(o.nexthops.capacity).fill(-1);
+    this.nhIpTunnel = new Int32Array(o.nexthops.capacity).fill(-1);
     this.grow(o.capacity);
   }
 

@@ -4,7 +4,8 @@
  * destination, or the route's `via`) and the port's router MAC, and is
  * queued; a neighbor not yet known sends it to neigh-hold. A tunnel next hop
  * gets its payload form (an inner Ethernet header for routed VXLAN, the bare
- * IP packet for GRE/MPLS) and goes to tunnel-encap with rt.out = tunnel.
+ * IP packet for GRE/MPLS) and goes to tunnel-encap with rt.out = tunnel;
+ * ip-route does that itself for GRE/MPLS unless offload offsets must move.
  */
 import { Reason } from '../../packet/reasons.js';
 import type { Batch } from '../../packet/batch.js';

@@ -57,11 +57,12 @@ test('a neighbor known on another port than the route\'s: to neigh-hold', () => 
   dp.close();
 });
 
-test('an MPLS next hop: the bare IP packet to tunnel-encap', () => {
+test('an MPLS next hop: the bare IP packet to tunnel-encap, from ip-route without a rewrite', () => {
   const { dp, wire } = routerNet();
   dp.addRoute('red', '10.3.0.0/16', [{ remote: '198.18.0.2', encap: 'mplsoudp', label: 200 }]);
   inject(dp, 'vm3', TO_10_3);
-  assert.equal(node(dp, 'ip-rewrite').next, { 'tunnel-encap': 1 });
+  assert.equal(node(dp, 'ip-route').next, { 'tunnel-encap': 1 });
+  assert.is(node(dp, 'ip-rewrite').packets, 0);
   // Ethernet[IPv4[UDP 6635[MPLS 200[IPv4[UDP]]]]]
   const f = wire.frames[0]!;
   assert.is(f.length, 14 + 20 + 8 + 4 + 32);

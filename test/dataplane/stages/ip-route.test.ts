@@ -45,6 +45,23 @@ test('a route to a connected subnet: TTL down by one, checksum updated, to ip-re
   dp.close();
 });
 
+test('a GRE or MPLS next hop: straight to tunnel-encap (no rewrite), traced with its next hop', async () => {
+  const { dp, wire } = routerNet();
+  dp.addRoute('red', '10.2.0.2/32', [{ remote: '198.18.0.2', encap: 'mplsoudp', label: 200 }]);
+  const traced = dp.trace(1);
+  inject(dp, 'vm3', ROUTED);
+  const [t] = await traced;
+  assert.equal(node(dp, 'ip-route').next, { 'tunnel-encap': 1 });
+  assert.is(node(dp, 'ip-rewrite').packets, 0);
+  assert.equal(t!.steps.slice(2).map((x) => [x.stage, x.next]), [['ip-route', 'tunnel-encap'], ['tunnel-encap', 'tx']]);
+  assert.match(t!.steps[2]!.info, /^vrf red dst 10\.2\.0\.2 -> next hop \d+$/);
+  assert.is(t!.steps[3]!.info, 'mplsoudp id 200 to 198.18.0.2');
+  // Ethernet[IPv4[UDP 6635[MPLS 200[IPv4 TTL 63]]]]
+  assert.is(wire.frames.length, 1);
+  assert.is(wire.frames[0]![46 + 8], 63);
+  dp.close();
+});
+
 test('Ethernet padding is not routed: the IP total length bounds the packet', () => {
   const { dp, vm4 } = routerNet();
   inject(dp, 'vm4', ARP_H4);
