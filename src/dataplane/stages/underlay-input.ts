@@ -81,7 +81,10 @@ export class UnderlayInputStage extends Stage {
       let r: number;
       if (depth === UnderlayDepth.FRAME) {
         // From an underlay TAP: an outer checksum the kernel vouched for is not summed (stores only then).
-        const vouched = (b.vflags[i]! & (VnetFlag.NEEDS_CSUM | VnetFlag.DATA_VALID)) !== 0;
+        const vf = b.vflags[i]!;
+        const vouched = (vf & (VnetFlag.NEEDS_CSUM | VnetFlag.DATA_VALID)) !== 0;
+        // Its virtio-net fields described the outer frame: cleared (a super-frame gets its own below).
+        if ((vf | b.gsoType[i]!) !== 0) b.vflags[i] = b.gsoType[i] = 0;
         if (vouched) d.trustL4 = true;
         r = d.frame(u8, s, len, u32);
         if (vouched) d.trustL4 = false;
@@ -124,8 +127,6 @@ export class UnderlayInputStage extends Stage {
         continue;
       }
       let whole = gso !== 0;
-      // A frame from an underlay TAP: its virtio-net fields described the outer frame.
-      if (!whole && (b.vflags[i]! | b.gsoType[i]!) !== 0 && depth === UnderlayDepth.FRAME) b.vflags[i] = b.gsoType[i] = 0;
       // Longer than the underlay carries in one packet: a kernel VTEP's TSO output that crossed a veth
       // whole (a UDP-tunnel GSO packet: the socket gives no gso_size for those). Its TCP checksum is
       // partial; it goes to the guest as one GSO frame, unsummed, with the MSS the path allows.
