@@ -452,6 +452,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     rt.batch = b;
     rt.ingress = e;
     rt.stamp();
+    rt.offloads = e.role === PortRole.UNDERLAY ? 0 : 1;
     if (e.role !== PortRole.UNDERLAY) {
       // port-input's fused fast path (see PortInputStage.admit), else its graph pass.
       if (!this.graph.traceWanted && this.portInput.admit(n)) this.graph.drain();
@@ -463,6 +464,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       if (t !== null) {
         if (t.count > rt.capacity) this.graph.grow(t.capacity);
         rt.batch = t;
+        rt.offloads = 0; // datagrams pushed as plain entries
         this.graph.run(this.underlayInput);
         t.release();
       }
@@ -490,6 +492,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       const v = rt.ports[h.port[r]!];
       rt.batch = b;
       rt.ingress = e;
+      rt.offloads = 1;
       rt.now = now;
       rt.owner[i] = v !== undefined ? v.owner : e.owner;
       rt.l3[i] = h.start[r]! + Eth.HEADER_LEN;

@@ -200,6 +200,13 @@ export class Runtime {
   /** Per packet: trace record number (0 = not traced); `tracing` is true while a traced batch is in flight. */
   traceId!: Int32Array;
   tracing = false;
+  /**
+   * 0 when no entry of the batch in flight carries virtio-net offload fields
+   * (vflags, gsoType): from an underlay port (underlay-input clears an underlay
+   * TAP's and sets this when it marks a super-frame). tx's run enqueues then
+   * skip the per-entry test. 1 (maybe) for everything else.
+   */
+  offloads = 1;
   /** Per stage: its input vector (indexes into the batch) and how many it holds (see stage.ts). */
   vecs: Uint16Array[] = [];
   vn = new Int32Array(0);

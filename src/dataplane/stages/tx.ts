@@ -188,9 +188,11 @@ export class TxStage extends Stage {
     this.markDirty(port);
     let queued = 0;
     let plain = 0;
+    // No entry of the batch carries offload fields (rt.offloads: from an underlay): no per-entry test.
+    const test = rt.offloads !== 0;
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
-      if ((b.gsoType[i]! | b.vflags[i]!) !== 0) {
+      if (test && (b.gsoType[i]! | b.vflags[i]!) !== 0) {
         if (this.enqueue(port, b.slot[i]!, b.start[i]!, b.len[i]!, i)) queued++; // counted there
         continue;
       }

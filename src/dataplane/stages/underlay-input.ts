@@ -261,6 +261,7 @@ export class UnderlayInputStage extends Stage {
     }
     b.gsoType[i] = type;
     b.vflags[i] = VnetFlag.NEEDS_CSUM;
+    this.rt.offloads = 1;
     b.csumStart[i] = l4 - s;
     b.csumOffset[i] = Tcp.CHECKSUM;
     b.hdrLen[i] = hdrLen;
