@@ -99,7 +99,7 @@ export class EtcdControl extends EventEmitter<Events> {
   private readonly counters = { badRecords: 0, resyncs: 0, leasesLost: 0, writes: 0 };
 
   constructor(
-    private readonly dp: DataplaneApi,
+    dp: DataplaneApi,
     private readonly options: EtcdControlOptions,
   ) {
     super();
