@@ -70,7 +70,8 @@ export class L2FwdStage extends Stage {
     for (let k = 0; k < n; k++) {
       const i = vec[k]!;
       const s = b.start[i]!;
-      const br = rt.bridges[owner[i]!]!;
+      const bd = owner[i]!;
+      const br = rt.bridges[bd]!;
       const srcHi = (u8[s + Eth.SRC]! << 8) | u8[s + Eth.SRC + 1]!;
       if ((srcHi & 0x100) !== 0) {
         this.drop(i, Reason.filtered); // a group MAC is never a source
@@ -82,12 +83,12 @@ export class L2FwdStage extends Stage {
         // Signed: an unsigned word from 2^31 up would be a heap number in the call (the FDB keys it as int32).
         const srcLo = i32(u8, s + Eth.SRC + 2);
         // From the underlay, only a source we know the remote of is learned.
-        if ((r >= 0 || !fromUnderlay) && (srcHi !== lHi || srcLo !== lLo || at !== lAt || br.index !== lBd)) {
-          fdb.learn(br.index, srcHi, srcLo, at); // the time: the batch's reading (rt.time), no number passed
+        if ((r >= 0 || !fromUnderlay) && (srcHi !== lHi || srcLo !== lLo || at !== lAt || bd !== lBd)) {
+          fdb.learn(bd, srcHi, srcLo, at); // the time: the batch's reading (rt.time), no number passed
           lHi = srcHi;
           lLo = srcLo;
           lAt = at;
-          lBd = br.index;
+          lBd = bd;
           cBd = -1; // the entry learned may be the cached destination's
         }
       }
@@ -104,7 +105,6 @@ export class L2FwdStage extends Stage {
         this.to(L2_FLOOD, i);
         continue;
       }
-      const bd = owner[i]!;
       const dstLo = i32(u8, s + Eth.DST + 2); // signed: no heap number in the lookup call (keyed as int32)
       if (dstHi !== cHi || dstLo !== cLo || bd !== cBd) {
         cached = fdb.lookup(bd, dstHi, dstLo);
@@ -119,7 +119,7 @@ export class L2FwdStage extends Stage {
         // Split horizon: what came from the underlay never goes back into it.
         if (remote[i]! >= 0) this.drop(i, Reason.loop);
         else {
-          if (cTunnel < 0) cTunnel = rt.bridgeTunnel(rt.bridges[bd]!, v & (FDB_REMOTE - 1));
+          if (cTunnel < 0) cTunnel = rt.bridgeTunnel(br, v & (FDB_REMOTE - 1));
           out[i] = cTunnel;
           vE[nE++] = i;
           if (tracing) this.traced(TUNNEL_ENCAP, i);
