@@ -16,13 +16,14 @@ root; Ctrl-C stops a run and removes the namespaces it made.
   --list   the suites and what each measures
   --json   one JSON object with every row instead of tables
   --quick  shorter runs (less precise); e2e: --rounds=N, --profile, --tcp (TCP rows only),
-           --tunnel-gso (vtep run with underlay.tap and a C prototype too)
+           --tunnel-gso (vtep run with underlay.tap and a C prototype too),
+           --sock-proto (a C prototype of vtep's own socket path too)
            latency: --rounds=N, --busy-poll=US (the busy-poll variant's budget)
   pipeline --against=DIR  this build against another build's dist/ in one
            process (interleaved rounds, median time ratio; --rounds=N)
 Exit status: 0 done, 2 an unknown suite or option.`;
 
-const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp', '--tunnel-gso'];
+const FLAGS = ['--json', '--list', '--quick', '--profile', '--tcp', '--tunnel-gso', '--sock-proto'];
 
 export async function runBench(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
