@@ -5,6 +5,7 @@
  *
  *   kernel   h1 ─veth─ [A: br0 + vx0 (Linux bridge and VXLAN)]  ─veth─ [P: vx0 + br0] ─veth─ h2
  *   C floor  h1 ─TAP── [A: latency_fwd, epoll, one frame per syscall] ─veth─ (the same peer)
+ *   Node     h1 ─TAP── [A: bench/node-floor.ts, vtep's ports alone] ─veth─ (the same peer)
  *   vtep     h1 ─TAP── [A: `vtep run --config`]                 ─veth─ (the same peer)
  *   busy     h1 ─TAP── [A: `vtep run` with busyPollUs]          ─veth─ (the same peer)
  *
@@ -29,6 +30,7 @@ import { compileC, type BenchRow, type BenchContext, type Suite } from './harnes
 import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
 import { Netns, canUseNetns, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
+import { INTERRUPT_BUDGET } from '../src/cli/run.js';
 import { PEER_WORLD, attachTap, configureHost, hostOnBridge, kernelPeerWorld, kernelVtep, run, sleep, until, waitLine } from '../src/util/topo.js';
 
 const { vni: VNI, mtu: MTU, vm1: VM1, vm2: VM2, local: LOCAL, peer: PEER } = PEER_WORLD;
@@ -43,11 +45,12 @@ const LOAD_SECONDS = 3.2;
 const CLK_TCK = 100;
 const WARM_PINGS = 1000;
 
-const NAMES = ['kernel', 'cfloor', 'vtep', 'busy', 'loop'] as const;
+const NAMES = ['kernel', 'cfloor', 'nfloor', 'vtep', 'busy', 'loop'] as const;
 type Name = (typeof NAMES)[number];
 const LABEL: Record<Name, string> = {
   kernel: 'kernel bridge+VXLAN',
   cfloor: 'C floor (epoll, 1 frame/syscall)',
+  nfloor: 'Node floor (vtep ports, no pipeline)',
   vtep: 'vtep run',
   busy: 'vtep run busy-poll',
   loop: 'vtep run --poll-linger 0',
@@ -117,6 +120,28 @@ export async function cWorld(exe: string): Promise<World> {
     w.proc = w.a.spawn([exe, w.h1.path, 'vm1c', LOCAL, PEER, String(VNI), '3600']);
     const done = waitExit(w.proc, 3_700_000);
     if (!(await waitLine(w.proc, /start/, 10_000))) throw new Error(`latency_fwd did not start: ${(await Promise.race([done, sleep(1000)]))?.stderr ?? ''}`);
+    return w;
+  } catch (err) {
+    await stopProc(w.proc);
+    deleteWorld(w);
+    throw err;
+  }
+}
+
+/**
+ * The Node floor (bench/node-floor.ts): the C floor's work with vtep's TAP and UDP ports in a
+ * node process, with `vtep run`'s V8 tier-up budget; a persistent TAP in h1 as for the C floor.
+ */
+export async function nodeWorld(): Promise<World> {
+  const w = world('ln');
+  try {
+    w.h1.ip('tuntap', 'add', 'dev', 'vm1n', 'mode', 'tap');
+    configureHost(w.h1, 'vm1n', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    guest1(w, 'vm1n');
+    const script = path.join(PACKAGE_DIR, 'dist', 'bench', 'node-floor.js');
+    w.proc = w.a.spawn([process.execPath, `--interrupt-budget=${INTERRUPT_BUDGET}`, script, w.h1.path, 'vm1n', LOCAL, PEER, String(VNI)]);
+    const done = waitExit(w.proc, 3_700_000);
+    if (!(await waitLine(w.proc, /start/, 10_000))) throw new Error(`node-floor did not start: ${(await Promise.race([done, sleep(1000)]))?.stderr ?? ''}`);
     return w;
   } catch (err) {
     await stopProc(w.proc);
@@ -258,6 +283,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
   try {
     worlds.kernel = kernelWorld();
     worlds.cfloor = await cWorld(fwd);
+    worlds.nfloor = await nodeWorld();
     worlds.vtep = await vtepWorld('lv', tmp.dir, 0, ctx.log);
     worlds.busy = await vtepWorld('lb', tmp.dir, busyUs, ctx.log);
     // Every wake-up round the event loop (no linger): what lingering changes.
@@ -265,8 +291,8 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     // Warm-up: the peers learn the guests' MACs, caches settle, and V8 optimizes
     // vtep's packet path (it does so after a few thousand packets at this rate).
     for (const n of NAMES) await pings(worlds[n]!, WARM_PINGS, '0.002');
-    const idle: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [], loop: [] };
-    const load: Record<Name, Sample[]> = { kernel: [], cfloor: [], vtep: [], busy: [], loop: [] };
+    const idle: Record<Name, Sample[]> = { kernel: [], cfloor: [], nfloor: [], vtep: [], busy: [], loop: [] };
+    const load: Record<Name, Sample[]> = { kernel: [], cfloor: [], nfloor: [], vtep: [], busy: [], loop: [] };
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < NAMES.length; k++) {
         const n = NAMES[(r + k) % NAMES.length]!;
@@ -293,13 +319,15 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
           if (del.length > 0) notes.push(`stream delivered ${(median(del) * 100).toFixed(1)}%`);
           if (n === 'busy') notes.push(`budget ${busyUs} µs`);
           const row: BenchRow = { name: `${cond} ${f}: ${LABEL[n]}`, value: med(n, f), unit: 'µs', note: notes.join(', ') };
-          const base: Name | undefined = n === 'vtep' || n === 'loop' ? 'cfloor' : n === 'busy' && f === 'avg' ? 'kernel' : undefined;
+          const base: Name | undefined = n === 'vtep' || n === 'loop' || n === 'nfloor' ? 'cfloor' : n === 'busy' && f === 'avg' ? 'kernel' : undefined;
           if (base !== undefined) {
             row.baseline = LABEL[base];
             row.ratio = med(n, f) / med(base, f);
-            if (n !== 'loop') row.note += `, target ≤${n === 'busy' ? 2 : f === 'avg' ? 1.2 : 1.5}x`;
+            if (n !== 'loop' && n !== 'nfloor') row.note += `, target ≤${n === 'busy' ? 2 : f === 'avg' ? 1.2 : 1.5}x`;
           }
           rows.push(row);
+          // vtep against the Node floor: what the dataplane adds to the runtime's own wake-up.
+          if (n === 'vtep') rows.push({ name: `${cond} ${f}: ${LABEL.vtep}`, value: med('vtep', f), unit: 'µs', baseline: LABEL.nfloor, ratio: med('vtep', f) / med('nfloor', f) });
         }
         if (f === 'p99') {
           // The busy-poll variant against the C floor too: what spinning buys over a wake-up.
