@@ -12,7 +12,7 @@
 namespace {
 
 // Bumped whenever the native surface declared in src/io/native.ts changes.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 6;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kAbiVersion);

@@ -103,6 +103,7 @@ napi_value FdReadBatch(napi_env env, napi_callback_info info) {
   }
   st[stat::kRxPackets] += got;
   st[stat::kRxBytes] += bytes;
+  if (got > 0) st[stat::kRxTime] = MonoMs();
   return Count(env, got);
 }
 
@@ -478,6 +479,7 @@ napi_value MmsgRecv(napi_env env, napi_callback_info info) {
   }
   st[stat::kRxPackets] += got;
   st[stat::kRxBytes] += bytes;
+  if (got > 0) st[stat::kRxTime] = MonoMs();
   return Count(env, got);
 }
 

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <uv.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -208,5 +209,7 @@ void Export(napi_env env, napi_value exports, const char* name, napi_callback cb
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
   napi_set_named_property(env, exports, name, fn);
 }
+
+double MonoMs() { return static_cast<double>(uv_hrtime()) / 1e6; }
 
 }  // namespace vtep

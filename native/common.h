@@ -34,7 +34,8 @@ constexpr int kTxGso = 12;        // datagrams sent inside UDP GSO messages
 constexpr int kTxGsoFallback = 13;  // GSO messages refused and resent one by one
 constexpr int kRxLarge = 14;      // frames received into a large slot (TAP offloads, UDP GRO)
 constexpr int kRxGro = 15;        // coalesced UDP GRO buffers received
-constexpr int kCount = 16;
+constexpr int kRxTime = 16;       // MonoMs() when the last receive call returned packets
+constexpr int kCount = 17;
 }  // namespace stat
 
 // Views of the typed arrays of one hot call. Failing conversions set `bad`
@@ -155,6 +156,8 @@ bool PerPacketError(int e);
 // must end; for a per-packet error it counts the drop, advances *i and returns false.
 bool SendFailed(int e, double* st, uint32_t* i);
 napi_value Count(napi_env env, int64_t n);
+// The monotonic clock in milliseconds (uv_hrtime): monoClock's, and st[kRxTime]'s.
+double MonoMs();
 napi_value RangeError(napi_env env, const char* msg);
 void Export(napi_env env, napi_value exports, const char* name, napi_callback cb);
 

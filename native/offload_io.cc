@@ -207,6 +207,7 @@ napi_value VnetReadBatch(napi_env env, napi_callback_info info) {
   }
   st[stat::kRxPackets] += got;
   st[stat::kRxBytes] += bytes;
+  if (got > 0) st[stat::kRxTime] = MonoMs();
   return Count(env, got);
 }
 
@@ -416,6 +417,7 @@ napi_value MmsgRecvGro(napi_env env, napi_callback_info info) {
   }
   st[stat::kRxPackets] += got;
   st[stat::kRxBytes] += bytes;
+  if (got > 0) st[stat::kRxTime] = MonoMs();
   return Count(env, got);
 }
 

@@ -324,7 +324,7 @@ napi_value MonoClock(napi_env env, napi_callback_info info) {
   double* cell = a.F64(0, &n);
   if (a.Failed()) return nullptr;
   if (n < 2) return RangeError(env, "monoClock: a Float64Array of 2");
-  cell[0] = static_cast<double>(uv_hrtime()) / 1e6 - cell[1];
+  cell[0] = MonoMs() - cell[1];
   return nullptr;
 }
 

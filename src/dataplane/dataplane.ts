@@ -292,7 +292,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
     const e: PortEntry = {
       id, name: port.name, port, role, owner, owned, tx: new Batch(this.rt.pool, this.batchSize * 2), depth: 0, localPort: 0, family: 4,
       routerMac: 0, gw4: 0, gw4len: 0, gw6: null, gw6len: 0, ctr: new Float64Array(PortCtr.COUNT),
-      capRx: null, capTx: null, listeners: [],
+      capRx: null, capTx: null, rxClock: port instanceof FdPort ? port.st : null, listeners: [],
     };
     const listen = (event: string, fn: (...a: never[]) => void): void => {
       port.on(event, fn as (...a: unknown[]) => void);
@@ -407,7 +407,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       if (n === 0) return total;
       total += n;
       const full = n === rx.capacity;
-      this.process(rx, e);
+      this.process(rx, e, e.rxClock);
       // A short read drained an fd (its level-triggered poll calls again for
       // what comes later): no read that would find nothing. Other ports read on until empty.
       if (!full && level) return total;
@@ -433,7 +433,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
    * Runs one received batch through the pipeline and transmits the result.
    * Public so that a profiler can wrap it (bench/e2e.ts --profile); use inject().
    */
-  process(b: Batch, e: PortEntry): void {
+  process(b: Batch, e: PortEntry, rxClock: Float64Array | null = null): void {
     const n = b.count;
     const rt = this.rt;
     let bytes = 0;
@@ -451,7 +451,8 @@ export class Dataplane extends ControlState implements DataplaneApi {
     }
     rt.batch = b;
     rt.ingress = e;
-    rt.stamp();
+    // The receive call's clock when the batch was just read from a native port (one native call fewer).
+    rt.stampFrom(rxClock);
     rt.offloads = e.role === PortRole.UNDERLAY ? 0 : 1;
     if (e.role !== PortRole.UNDERLAY) {
       // port-input's fused fast path (see PortInputStage.admit), else its graph pass.

@@ -14,6 +14,7 @@ import type { Vrf } from '../table/vrf.js';
 import type { NeighborTable } from '../table/neighbor.js';
 import type { IpAddr } from '../util/addr.js';
 import type { Port } from '../io/port.js';
+import { STAT } from '../io/native.js';
 import type { Decapsulator } from '../tunnel/decap.js';
 import type { RouteNextHop, CaptureFn } from './api.js';
 import type { HeldQueue } from './held.js';
@@ -74,6 +75,13 @@ export interface PortEntry {
   /** Capture callbacks (rx, tx); null when nobody captures (the hot path checks only this). */
   capRx: CaptureFn[] | null;
   capTx: CaptureFn[] | null;
+  /**
+   * A native port's counters (FdPort.st): its receive calls leave the clock
+   * there (STAT.RX_TIME), so a batch read from it needs no clock call of its
+   * own (a native call: on a wake-up after a sleep, microseconds of cold
+   * code). null for ports without one (memory, pcap).
+   */
+  rxClock: Float64Array | null;
   listeners: { event: string; fn: (...a: never[]) => void }[];
 }
 
@@ -255,6 +263,16 @@ export class Runtime {
   stamp(): void {
     if (this.mono !== null) this.mono(this.time);
     else this.time[0] = this.clock();
+  }
+
+  /**
+   * time[0] for a batch just read from a port: the clock its receive call
+   * left in `st` (the native clock's scale) when the dataplane runs on the
+   * native clock, else stamp().
+   */
+  stampFrom(st: Float64Array | null): void {
+    if (st !== null && this.mono !== null) this.time[0] = st[STAT.RX_TIME]! - this.time[1]!;
+    else this.stamp();
   }
 
   /** Per-packet arrays for batches of up to n packets. */

@@ -31,7 +31,9 @@ export const STAT = {
   TX_GSO_FALLBACK: 13,
   RX_LARGE: 14,
   RX_GRO: 15,
-  COUNT: 16,
+  /** The addon's monotonic clock (monoClock's scale, ms) when the last receive call returned packets: a batch's time without a call of its own. */
+  RX_TIME: 16,
+  COUNT: 17,
 } as const;
 
 /** Per-packet address handling of mmsgSend/mmsgRecv; mirrors batch_io.cc. */
@@ -224,7 +226,7 @@ export const LOOP_STAT = {
   COUNT: 6,
 } as const;
 
-export const NATIVE_ABI = 5;
+export const NATIVE_ABI = 6;
 
 let addon: NativeAddon | undefined;
 

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, NATIVE_ABI, STAT } from '../../src/io/native.js';
-import { TapQueue, PacketPool, Batch, VtepError, FATAL_ERRNOS } from '../../src/index.js';
+import dgram from 'node:dgram';
+import { TapQueue, UdpSocket, PacketPool, Batch, VtepError, FATAL_ERRNOS } from '../../src/index.js';
 
 // No root, no network: the addon's guards and the port error policy on a dead fd.
 
@@ -40,6 +41,37 @@ test('offload batch calls reject bad header sizes, short arrays and spares that 
   const got = n.vnetReadBatch(-1, u8, u32(2), Uint32Array.of(130, 300), u32(2), 2, 100, 12, ...m(2), Uint32Array.of(9), 1, 2048, 130, 4000, st);
   assert.is(got, 0);
   assert.is(n.errnoName(st[STAT.STOP_ERRNO]!).name, 'EFAULT');
+});
+
+test('a receive call that returns packets leaves the clock in st[RX_TIME], on monoClock\'s scale; an empty one leaves it', async () => {
+  const rx = UdpSocket.open({ address: '127.0.0.1', port: 0 });
+  const tx = dgram.createSocket('udp4');
+  try {
+    const pool = new PacketPool({ slots: 16 });
+    const b = new Batch(pool, 4);
+    const cell = new Float64Array(2);
+    assert.is(rx.recvBatch(b), 0);
+    assert.is(rx.st[STAT.RX_TIME], 0, 'nothing read, no time');
+    await new Promise<void>((resolve, reject) => tx.send(Buffer.alloc(8), rx.localPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    for (let k = 0; k < 100 && b.count === 0; k++) {
+      native().monoClock(cell);
+      const before = cell[0]!;
+      if (rx.recvBatch(b) > 0) {
+        native().monoClock(cell);
+        const t = rx.st[STAT.RX_TIME]!;
+        assert.ok(t >= before && t <= cell[0]!, `${before} <= ${t} <= ${cell[0]}`);
+        b.release();
+        assert.is(rx.recvBatch(b), 0);
+        assert.is(rx.st[STAT.RX_TIME], t, 'an empty read leaves the last time');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.unreachable('the datagram never came');
+  } finally {
+    tx.close();
+    rx.close();
+  }
 });
 
 test('an entry outside the pool is dropped as EFAULT, never read', () => {
