@@ -8,10 +8,13 @@
  * queue, flush) into counting sink ports, hot (back to back) and after the
  * event loop slept IDLE_MS; next to it a trivial loop (1,000 additions over
  * a Float64Array) timed the same two ways: the machine's own cold factor.
- * Values are medians of SAMPLES timings with process.hrtime.
+ * Also one native call that does next to nothing (monoClock), both ways.
+ * Values are medians of SAMPLES timings with process.hrtime (its own cost is
+ * in each: about 0.1 µs hot).
  */
 import { Dataplane } from '../src/dataplane/dataplane.js';
 import { Batch } from '../src/packet/batch.js';
+import { native } from '../src/io/native.js';
 import { SinkPort, frame } from './pipeline.js';
 import type { BenchRow, Suite } from './harness.js';
 
@@ -71,14 +74,23 @@ export const suite: Suite = {
       one();
       trivial();
     }
+    // One call into the addon that does next to nothing (the clock into a Float64Array): what
+    // each native call of a wake-up costs when its code is cold (N-API's entry and exit).
+    const clock = native().monoClock;
+    const cell = new Float64Array(2);
+    const call = (): void => clock(cell);
+    for (let i = 0; i < WARM; i++) call();
     const d = await hotCold(one);
     const t = await hotCold(trivial);
+    const c = await hotCold(call);
     ctx.log(`done (${sink > 0 ? 'ok' : '?'})`);
     if (Object.keys(dp.stats().drops).length > 0) throw new Error(`cold: drops ${JSON.stringify(dp.stats().drops)}`);
     dp.close();
     const rows: BenchRow[] = [
       { name: 'trivial loop, hot (baseline)', value: t.hot / 1000, unit: 'us' },
       { name: `trivial loop, after ${IDLE_MS} ms asleep`, value: t.cold / 1000, unit: 'us', baseline: 'trivial loop, hot', ratio: t.cold / t.hot },
+      { name: 'one native call (monoClock), hot (baseline)', value: c.hot / 1000, unit: 'us' },
+      { name: `one native call (monoClock), after ${IDLE_MS} ms asleep`, value: c.cold / 1000, unit: 'us', baseline: 'one native call (monoClock), hot', ratio: c.cold / c.hot },
       { name: '1 frame a batch through the bridge, hot (baseline)', value: d.hot / 1000, unit: 'us' },
       { name: `1 frame a batch through the bridge, after ${IDLE_MS} ms asleep`, value: d.cold / 1000, unit: 'us', baseline: '1 frame a batch through the bridge, hot', ratio: d.cold / d.hot },
     ];
