@@ -16,7 +16,9 @@
  * default offloads. The notes give the CPU of the forwarding process (the C
  * floor, vtep) as CPU seconds per wall second over the ping, from
  * /proc/PID/stat, and the stream's loss. Rounds interleave the variants,
- * rotating which goes first; a row's value is the median over rounds.
+ * rotating which goes first; a row's value is the median over rounds, its
+ * ratio that of the medians; the note adds the median of the per-round
+ * (paired) ratios.
  * `--rounds=N` (default 3; `--quick` 1), `--busy-poll=US` (the busy variant's
  * budget, default 10000: longer than the pings' 5 ms gap, so it never sleeps
  * while they come; a shorter one sleeps between pings and saves only the
@@ -307,6 +309,9 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     for (const [cond, xs] of [['idle', idle], ['loaded', load]] as const) {
       const med = (n: Name, f: 'avg' | 'p99'): number => median(xs[n].map((s) => s[f]));
+      // The median of the per-round ratios: rounds run back to back, so a pair shares the
+      // machine's state (on a shared machine the kernel's own round trip moves 3x between rounds).
+      const paired = (n: Name, base: Name, f: 'avg' | 'p99'): number => median(xs[n].map((s, r) => s[f] / xs[base][r]![f]));
       for (const f of ['avg', 'p99'] as const) {
         for (const n of NAMES) {
           const vals = xs[n].map((s) => s[f]);
@@ -323,11 +328,12 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
           if (base !== undefined) {
             row.baseline = LABEL[base];
             row.ratio = med(n, f) / med(base, f);
+            row.note += `, paired ${paired(n, base, f).toFixed(2)}x`;
             if (n !== 'loop' && n !== 'nfloor') row.note += `, target ≤${n === 'busy' ? 2 : f === 'avg' ? 1.2 : 1.5}x`;
           }
           rows.push(row);
           // vtep against the Node floor: what the dataplane adds to the runtime's own wake-up.
-          if (n === 'vtep') rows.push({ name: `${cond} ${f}: ${LABEL.vtep}`, value: med('vtep', f), unit: 'µs', baseline: LABEL.nfloor, ratio: med('vtep', f) / med('nfloor', f) });
+          if (n === 'vtep') rows.push({ name: `${cond} ${f}: ${LABEL.vtep}`, value: med('vtep', f), unit: 'µs', baseline: LABEL.nfloor, ratio: med('vtep', f) / med('nfloor', f), note: `paired ${paired('vtep', 'nfloor', f).toFixed(2)}x` });
         }
         if (f === 'p99') {
           // The busy-poll variant against the C floor too: what spinning buys over a wake-up.
