@@ -43,7 +43,8 @@
  * `vtep run` with `underlay.tap`, and bench/c/tunnel_gso.c, a C prototype.
  * `--sock-proto` adds bench/c/sock_fwd.c, a C prototype of vtep's own path
  * (guest TAP with offloads, UDP socket with GRO and GSO, no payload copy
- * beyond the kernel's): what any userspace VTEP on sockets reaches here.
+ * beyond the kernel's), in one loop and with a thread per direction: what
+ * any userspace VTEP on sockets reaches here.
  *
  * vtep runs as a `vtep run --config` child (the product as shipped); the
  * notes give the CPU share of the process doing the path during the window
@@ -431,8 +432,8 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
   let tw: World | undefined;
   let tw2: World | undefined;
   let protoChild: ChildProcess | undefined;
-  let sw: World | undefined;
-  let sockChild: ChildProcess | undefined;
+  const sw: World[] = [];
+  const sockChild: ChildProcess[] = [];
   let vtepTap: ChildProcess | undefined;
   try {
     kw = world('bk');
@@ -462,15 +463,21 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     }
 
     let sp: { w: World; pid: number } | undefined;
+    let sp2: { w: World; pid: number } | undefined;
     if (ctx.args.includes('--sock-proto')) {
-      const w = world('bs');
-      sw = w;
-      w.h1.ip('tuntap', 'add', 'dev', 'vm1s', 'mode', 'tap', 'vnet_hdr');
-      configureHost(w.h1, 'vm1s', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
-      const child = w.nsA.spawn([compileC('sock_fwd.c'), w.h1.path, 'vm1s', LOCAL, PEER, String(VNI), String(MTU), '3600']);
-      sockChild = child;
-      if (!(await waitLine(child, /start/, 10_000))) throw new Error('sock_fwd did not start');
-      sp = { w, pid: child.pid! };
+      // The prototype in one loop, and with a thread per direction (the other way to use two cores).
+      const start = async (prefix: string, threads: boolean): Promise<{ w: World; pid: number }> => {
+        const w = world(prefix);
+        sw.push(w);
+        w.h1.ip('tuntap', 'add', 'dev', 'vm1s', 'mode', 'tap', 'vnet_hdr');
+        configureHost(w.h1, 'vm1s', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+        const child = w.nsA.spawn([compileC('sock_fwd.c', ['-pthread']), w.h1.path, 'vm1s', LOCAL, PEER, String(VNI), String(MTU), '3600', ...(threads ? ['threads'] : [])]);
+        sockChild.push(child);
+        if (!(await waitLine(child, /start/, 10_000))) throw new Error('sock_fwd did not start');
+        return { w, pid: child.pid! };
+      };
+      sp = await start('bs', false);
+      sp2 = await start('bs2', true);
     }
 
     /** The C reference dataplane on its own TAP (vm1c), with or without GSO. */
@@ -518,25 +525,29 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       { label: 'vm2->vm1', k: () => tcpStream(exe, K.h2, K.h1, VM1.ip), v: () => tcpStream(exe, V.h2, V.h1, VM1.ip, vpid, true) },
     ];
     for (const d of dirs) {
-      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[], vtap: [] as Sample[], sproto: [] as Sample[] };
-      const S = sp;
-      const sStream = S === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, S.w.h1, S.w.h2, VM2.ip, S.pid) : () => tcpStream(exe, S.w.h2, S.w.h1, VM1.ip, S.pid);
+      const tcp = { kernel: [] as Sample[], vtep: [] as Sample[], proto: [] as Sample[], vtap: [] as Sample[], sproto: [] as Sample[], sproto2: [] as Sample[] };
+      const protoStream = (S: { w: World; pid: number } | undefined): (() => Promise<Sample>) | undefined =>
+        S === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, S.w.h1, S.w.h2, VM2.ip, S.pid) : () => tcpStream(exe, S.w.h2, S.w.h1, VM1.ip, S.pid);
+      const sStream = protoStream(sp);
+      const sStream2 = protoStream(sp2);
       const P = proto;
       const T = vt;
       const pStream = P === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, P.w.h1, P.w.h2, VM2.ip, P.pid) : () => tcpStream(exe, P.w.h2, P.w.h1, VM1.ip, P.pid);
       const tStream = T === undefined ? undefined : d.label === 'vm1->vm2' ? () => tcpStream(exe, T.w.h1, T.w.h2, VM2.ip, T.pid, true) : () => tcpStream(exe, T.w.h2, T.w.h1, VM1.ip, T.pid, true);
       for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? (['kernel', 'vtep', 'sproto', 'vtap', 'proto'] as const) : (['proto', 'vtap', 'sproto', 'vtep', 'kernel'] as const);
+        const order = r % 2 === 0 ? (['kernel', 'vtep', 'sproto', 'sproto2', 'vtap', 'proto'] as const) : (['proto', 'vtap', 'sproto2', 'sproto', 'vtep', 'kernel'] as const);
         for (const n of order) {
           if (n === 'sproto') {
             if (sStream !== undefined) tcp.sproto.push(await sStream());
+          } else if (n === 'sproto2') {
+            if (sStream2 !== undefined) tcp.sproto2.push(await sStream2());
           } else if (n === 'proto') {
             if (pStream !== undefined) tcp.proto.push(await pStream());
           } else if (n === 'vtap') {
             if (tStream !== undefined) tcp.vtap.push(await tStream());
           } else tcp[n].push(await (n === 'vtep' ? d.v() : d.k()));
         }
-        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${tcp.vtep.at(-1)!.reducerGcs! > 0 ? ` (and ${tcp.vtep.at(-1)!.reducerGcs} of the memory reducer)` : ''}${sStream !== undefined ? `; C sockets prototype ${fmt(tcp.sproto.at(-1)!.rate)}` : ''}${pStream !== undefined ? `; vtep with underlay.tap ${fmt(tcp.vtap.at(-1)!.rate)}; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
+        ctx.log(`tcp ${d.label} round ${r + 1}: kernel ${fmt(tcp.kernel.at(-1)!.rate)}, vtep ${fmt(tcp.vtep.at(-1)!.rate)} bit/s; vtep GCs ${tcp.vtep.at(-1)!.gcs}${tcp.vtep.at(-1)!.reducerGcs! > 0 ? ` (and ${tcp.vtep.at(-1)!.reducerGcs} of the memory reducer)` : ''}${sStream !== undefined ? `; C sockets prototype ${fmt(tcp.sproto.at(-1)!.rate)}, with two threads ${fmt(tcp.sproto2.at(-1)!.rate)}` : ''}${pStream !== undefined ? `; vtep with underlay.tap ${fmt(tcp.vtap.at(-1)!.rate)}; C tunnel-GSO prototype ${fmt(tcp.proto.at(-1)!.rate)}` : ''}`);
       }
       const toGbit = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x, rate: x.rate / 1e9 }));
       const k = { name: `tcp ${d.label}: kernel veth->bridge->VXLAN`, xs: toGbit(tcp.kernel) };
@@ -555,6 +566,9 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
         rows.push(sr);
         const vs = row(`tcp ${d.label}: vtep run TAP->VXLAN->UDP`, 'Gbit/s', toGbit(tcp.vtep), { name: `tcp ${d.label}: C prototype of vtep's socket path`, xs: toGbit(tcp.sproto) });
         rows.push(vs);
+        const s2 = row(`tcp ${d.label}: that C prototype, a thread per direction`, 'Gbit/s', toGbit(tcp.sproto2), k);
+        s2.note += `, ${cpuNote(tcp.sproto2)}, prototype process ${perGb(tcp.sproto2, (x) => x.cpu!).toFixed(2)} CPU-s/GB`;
+        rows.push(s2);
       }
       if (tcp.vtap.length > 0) {
         const tr = row(`tcp ${d.label}: vtep run, underlay.tap (UDP-tunnel GSO)`, 'Gbit/s', toGbit(tcp.vtap), k);
@@ -572,12 +586,12 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
     await stopVtep(vtep);
     await stopVtep(vtepTap);
     protoChild?.kill('SIGKILL');
-    sockChild?.kill('SIGKILL');
+    for (const c of sockChild) c.kill('SIGKILL');
     deleteWorld(kw);
     deleteWorld(vw);
     deleteWorld(tw);
     deleteWorld(tw2);
-    deleteWorld(sw);
+    for (const w of sw) deleteWorld(w);
     tmp.done();
   }
 }
