@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -63,12 +65,6 @@
 #define MAXSEG 64    /* segments of one super-frame */
 #define SEGHDR 128   /* room for one segment's headers */
 
-static volatile sig_atomic_t stop;
-static void on_signal(int s) { (void)s; stop = 1; }
-static uint64_t ns_of(clockid_t c) { struct timespec t; clock_gettime(c, &t); return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
-static void die(const char *w) { fprintf(stderr, "%s: %s\n", w, strerror(errno)); exit(1); }
-static uint16_t g16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); } /* virtio LE */
-static void p16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static uint16_t b16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static void s16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
+
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
 #define TUN_F_USO6 0x40
@@ -43,12 +45,6 @@
 #define OUTER 50 /* Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
 #define BUF (1 << 17)
 
-static volatile sig_atomic_t stop;
-static void on_signal(int s) { (void)s; stop = 1; }
-static uint64_t ns_of(clockid_t c) { struct timespec t; clock_gettime(c, &t); return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
-static void die(const char *w) { fprintf(stderr, "%s: %s\n", w, strerror(errno)); exit(1); }
-static uint16_t g16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); } /* virtio LE */
-static void p16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 
 static int tap_attach(const char *name, int hdr, unsigned offloads) {
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
