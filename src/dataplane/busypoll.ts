@@ -18,6 +18,33 @@ export const BUSY_PREEMPTED_MS = 0.5;
 /** How long busy-poll stays off after a preemption (ms). */
 export const BUSY_BACKOFF_MS = 1000;
 
+/** Layout of BusyPoll.ctr (Float64Array: counters that may pass 2^31 stay doubles, no map change). */
+export const BusyCtr = {
+  /** Slices run (each ends in a yield to the event loop). */
+  SLICES: 0,
+  /** Passes over the ports inside slices. */
+  PASSES: 1,
+  /** Packets those passes read: each one a wake-up saved. */
+  PACKETS: 2,
+  /** Spins ended because a pass was preempted (then off for BUSY_BACKOFF_MS). */
+  BACKOFFS: 3,
+  /** Milliseconds spent in slices. */
+  SPIN_MS: 4,
+  COUNT: 5,
+} as const;
+
+/** What stats() reports of busy-poll (`busyPoll`, when it is on). */
+export interface BusyPollStats {
+  budgetUs: number;
+  slices: number;
+  passes: number;
+  packets: number;
+  backoffs: number;
+  spinSeconds: number;
+  /** Off until a back-off ends (ms left; 0 when not backing off). */
+  backoffMsLeft: number;
+}
+
 /** performance.now() into cell[0]: the fallback clock (a heap number per read). */
 function perfClock(cell: Float64Array): void {
   cell[0] = performance.now();
@@ -32,6 +59,8 @@ export class BusyPoll {
   backoffUntil = 0;
   /** The clock's reading (cell[0]); cell[1] = 0 for the addon's monoClock. */
   private readonly cell = new Float64Array(2);
+  /** Counters (layout BusyCtr). */
+  readonly ctr = new Float64Array(BusyCtr.COUNT);
 
   /**
    * `pass` reads every port once and returns the packets read; `running`
@@ -59,24 +88,48 @@ export class BusyPoll {
   /** One slice: passes until the window closes or BUSY_SLICE_US passed, then yield and come back. */
   private readonly slice = (): void => {
     const cell = this.cell;
+    const ctr = this.ctr;
     this.clock(cell);
-    let prev = cell[0]!;
+    const start = cell[0]!;
+    let prev = start;
     const end = prev + BUSY_SLICE_US / 1000;
     let now = prev;
+    ctr[BusyCtr.SLICES]! += 1;
     for (;;) {
       const n = this.running() ? this.pass() : 0;
       this.clock(cell);
       now = cell[0]!;
-      if (n > 0) this.lastRx = now;
-      else if (now - prev > BUSY_PREEMPTED_MS) {
+      ctr[BusyCtr.PASSES]! += 1;
+      if (n > 0) {
+        this.lastRx = now;
+        ctr[BusyCtr.PACKETS]! += n;
+      } else if (now - prev > BUSY_PREEMPTED_MS) {
         this.backoffUntil = now + BUSY_BACKOFF_MS;
         this.spinning = false;
+        ctr[BusyCtr.BACKOFFS]! += 1;
+        ctr[BusyCtr.SPIN_MS]! += now - start;
         return;
       }
       prev = now;
       if (!this.running() || now - this.lastRx >= this.budgetMs || now >= end) break;
     }
+    ctr[BusyCtr.SPIN_MS]! += now - start;
     if (this.running() && now - this.lastRx < this.budgetMs) setImmediate(this.slice);
     else this.spinning = false;
   };
+
+  /** The counters, and how long a back-off still keeps busy-poll off. */
+  stats(): BusyPollStats {
+    const c = this.ctr;
+    this.clock(this.cell);
+    return {
+      budgetUs: Math.round(this.budgetMs * 1000),
+      slices: c[BusyCtr.SLICES]!,
+      passes: c[BusyCtr.PASSES]!,
+      packets: c[BusyCtr.PACKETS]!,
+      backoffs: c[BusyCtr.BACKOFFS]!,
+      spinSeconds: c[BusyCtr.SPIN_MS]! / 1000,
+      backoffMsLeft: Math.max(0, this.backoffUntil - this.cell[0]!),
+    };
+  }
 }

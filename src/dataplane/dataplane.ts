@@ -34,7 +34,7 @@ import { TenantMap } from './tenants.js';
 import { HeldQueue, type HeldLimits } from './held.js';
 import { ControlState, macArg } from './control.js';
 import { underlayState, underlayPortOf, type UnderlayOptions } from './underlay.js';
-import { BusyPoll } from './busypoll.js';
+import { BusyPoll, type BusyPollStats } from './busypoll.js';
 import { PortInputStage } from './stages/port-input.js';
 import { UnderlayInputStage } from './stages/underlay-input.js';
 import { ArpTermStage } from './stages/arp-term.js';
@@ -109,6 +109,8 @@ export interface DataplaneStats {
   arp: { suppressed: number; gatewayReplies: number; requestsSent: number };
   held: { packets: number; released: number; limit: number };
   pool: { slots: number; free: number };
+  /** Busy-poll's counters, when it is on (busyPollUs > 0). */
+  busyPoll?: BusyPollStats;
 }
 
 export interface Dataplane {
@@ -560,6 +562,7 @@ export class Dataplane extends ControlState implements DataplaneApi {
       arp: { suppressed: this.arpTerm.answered, gatewayReplies: this.ipGateway.replies, requestsSent: this.neighHold.requests },
       held: { packets: rt.held.size, released: rt.neighHoldReleased, limit: rt.held.total },
       pool: { slots: rt.pool.slots, free: rt.pool.available },
+      ...(this.busyPoll !== undefined ? { busyPoll: this.busyPoll.stats() } : {}),
     };
   }
 

@@ -17,6 +17,8 @@ export interface StatsLike {
   fdb: { entries: number; learned: number; moved: number; aged: number; limit: number };
   arp: { suppressed: number; gatewayReplies: number; requestsSent: number };
   pool: { slots: number; free: number };
+  /** Busy-poll's counters, when it is on. */
+  busyPoll?: { slices: number; packets: number; backoffs: number; spinSeconds: number };
   /** Per stage: its counters by name (numbers, or one level of named numbers). */
   nodes?: Record<string, Record<string, number | Record<string, number>>>;
 }

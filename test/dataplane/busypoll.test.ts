@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseVswitchConfig } from '../../src/dataplane/config.js';
 import { SimHost } from '../../src/dataplane/simhost.js';
-import type { BusyPoll } from '../../src/dataplane/busypoll.js';
+import { BusyPoll } from '../../src/dataplane/busypoll.js';
 import { MemoryPort } from '../../src/index.js';
 import { throwsCode } from '../helpers/errors.js';
 
@@ -65,6 +65,11 @@ test('a busy-polling dataplane forwards over memory ports both ways, every slot 
     const s = p.a.stats();
     assert.ok(s.tunnels['vxlan 198.18.0.2']!.txPackets >= 10);
     assert.is(s.pool.free, s.pool.slots);
+    // Its counters: slices ran (or a preempted pass backed off, on a loaded machine), all of them timed.
+    const bp = s.busyPoll!;
+    assert.is(bp.budgetUs, 200);
+    assert.ok(bp.slices > 0 || bp.backoffs > 0, JSON.stringify(bp));
+    assert.ok(bp.passes >= bp.slices && bp.spinSeconds >= 0 && bp.packets >= 0, JSON.stringify(bp));
   } finally {
     p.close();
   }
@@ -93,9 +98,43 @@ test('without busy-poll nothing spins', async () => {
   try {
     await p.ha.pingAndWait('10.0.0.2', 1);
     assert.not.ok(busyOrBackedOff(p.a));
+    assert.is(p.a.stats().busyPoll, undefined, 'no busy-poll counters when it is off');
   } finally {
     p.close();
   }
+});
+
+test('BusyPoll counts its slices, passes and packets, and a preempted pass as a back-off', async () => {
+  // A clock that moves 0.1 ms a read, and a pass that finds 2 packets twice, then nothing.
+  let t = 0;
+  let found = [2, 2];
+  const clock = (cell: Float64Array): void => {
+    t += 0.1;
+    cell[0] = t;
+  };
+  const bp = new BusyPoll(0.5, () => found.shift() ?? 0, () => true, clock);
+  bp.kick();
+  await new Promise((r) => setImmediate(r));
+  for (let k = 0; k < 20 && bp.spinning; k++) await new Promise((r) => setImmediate(r));
+  let s = bp.stats();
+  assert.not.ok(bp.spinning, 'the window closed');
+  assert.is(s.packets, 4);
+  assert.ok(s.slices >= 1 && s.passes >= 3, JSON.stringify(s));
+  assert.is(s.backoffs, 0);
+  assert.ok(s.spinSeconds > 0);
+  // A pass that read nothing yet took 1 ms: preempted, so busy-poll stops and stays off a second.
+  const slow = (cell: Float64Array): void => {
+    t += 1;
+    cell[0] = t;
+  };
+  const bp2 = new BusyPoll(5, () => 0, () => true, slow);
+  found = [];
+  bp2.kick();
+  await new Promise((r) => setImmediate(r));
+  s = bp2.stats();
+  assert.is(s.backoffs, 1);
+  assert.not.ok(bp2.spinning);
+  assert.ok(s.backoffMsLeft > 900 && s.backoffMsLeft <= 1000, String(s.backoffMsLeft));
 });
 
 test.run();

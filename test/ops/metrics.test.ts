@@ -56,6 +56,19 @@ test('renderMetrics: the event loop\'s wake-up counters when given', () => {
   ]) assert.ok(sample(t, l), l);
 });
 
+test('renderMetrics: busy-poll\'s counters when stats() has them, none when it is off', () => {
+  const s = fake().stats();
+  assert.not.match(renderMetrics(s), /vtep_busy_poll_/);
+  const t = renderMetrics({ ...s, busyPoll: { slices: 12, packets: 40, backoffs: 1, spinSeconds: 0.25 } });
+  for (const l of [
+    '# TYPE vtep_busy_poll_slices_total counter',
+    'vtep_busy_poll_slices_total 12',
+    'vtep_busy_poll_packets_total 40',
+    'vtep_busy_poll_backoffs_total 1',
+    'vtep_busy_poll_spin_seconds_total 0.25',
+  ]) assert.ok(sample(t, l), l);
+});
+
 test('renderMetrics: stage counters when stats() has nodes (packets, drops by reason, next stages, others)', () => {
   const dp = fake();
   dp.nodes = {
