@@ -33,6 +33,8 @@ import type { VswitchConfigInput } from '../src/dataplane/config-types.js';
 import { Netns, canUseNetns, waitExit, PACKAGE_DIR } from '../src/util/netns.js';
 import { tempDir } from '../src/util/tempdir.js';
 import { INTERRUPT_BUDGET } from '../src/cli/run.js';
+import { CtlClient } from '../src/ops/client.js';
+import type { BusyPollStats } from '../src/dataplane/busypoll.js';
 import { PEER_WORLD, attachTap, configureHost, hostOnBridge, kernelPeerWorld, kernelVtep, run, sleep, until, waitLine } from '../src/util/topo.js';
 
 const { vni: VNI, mtu: MTU, vm1: VM1, vm2: VM2, local: LOCAL, peer: PEER } = PEER_WORLD;
@@ -77,6 +79,8 @@ export interface World {
   h2: Netns;
   /** The forwarding process (C floor, vtep run), when there is one. */
   proc?: ChildProcess;
+  /** `vtep run`'s control socket. */
+  sock?: string;
 }
 
 /** A world: the local side in `a` (left for the variant to build), the underlay veth, the kernel peer in `p` with h2 behind it. */
@@ -169,7 +173,8 @@ export async function vtepWorld(prefix: string, dir: string, busyPollUs: number,
   try {
     // VTEP_LAT_NODE_FLAGS: node/V8 flags for the vtep children (--trace-gc, --trace-deopt, --perf-basic-prof) when looking into a figure.
     const flags = (process.env.VTEP_LAT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const child = spawn(process.execPath, [...flags, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', path.join(dir, `${prefix}.sock`), ...runArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    w.sock = path.join(dir, `${prefix}.sock`);
+    const child = spawn(process.execPath, [...flags, path.join(PACKAGE_DIR, 'bin', 'vtep.js'), 'run', '--config', file, '--socket', w.sock, ...runArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     w.proc = child;
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -197,6 +202,21 @@ export async function stopProc(child: ChildProcess | undefined): Promise<void> {
   child.kill('SIGTERM');
   await Promise.race([done, sleep(5000)]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** Busy-poll's counters of a `vtep run` world (stats().busyPoll over its control socket), if it answers. */
+async function busyPollStats(w: World): Promise<BusyPollStats | undefined> {
+  if (w.sock === undefined) return undefined;
+  try {
+    const c = await CtlClient.connect(w.sock);
+    try {
+      return ((await c.request('stats')) as { busyPoll?: BusyPollStats }).busyPoll;
+    } finally {
+      c.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /** User + system CPU ticks of a process (all its threads). */
@@ -306,6 +326,10 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
       const line = (xs: Record<Name, Sample[]>): string => NAMES.map((n) => `${n} ${us(xs[n].at(-1)!.avg)}/${us(xs[n].at(-1)!.p99)}`).join(', ');
       ctx.log(`round ${r + 1} avg/p99: idle ${line(idle)}; loaded ${line(load)}`);
     }
+    // What busy-poll did over the whole run (its counters from `vtep run`'s control socket).
+    const bp = await busyPollStats(worlds.busy!);
+    const bpNote = bp === undefined ? '' : `, over the run: ${bp.packets} packets read spinning, ${bp.backoffs} back-offs (preempted), ${bp.spinSeconds.toFixed(1)} s spinning`;
+    if (bp !== undefined) ctx.log(`busy-poll${bpNote.slice(1)}`);
     const rows: BenchRow[] = [];
     for (const [cond, xs] of [['idle', idle], ['loaded', load]] as const) {
       const med = (n: Name, f: 'avg' | 'p99'): number => median(xs[n].map((s) => s[f]));
@@ -322,7 +346,7 @@ async function runSuite(ctx: BenchContext): Promise<BenchRow[]> {
           if (lost > 0) notes.push(`${lost} pings lost`);
           const del = xs[n].map((s) => s.delivered).filter((c): c is number => c !== undefined);
           if (del.length > 0) notes.push(`stream delivered ${(median(del) * 100).toFixed(1)}%`);
-          if (n === 'busy') notes.push(`budget ${busyUs} µs`);
+          if (n === 'busy') notes.push(`budget ${busyUs} µs${bpNote}`);
           const row: BenchRow = { name: `${cond} ${f}: ${LABEL[n]}`, value: med(n, f), unit: 'µs', note: notes.join(', ') };
           const base: Name | undefined = n === 'vtep' || n === 'loop' || n === 'nfloor' ? 'cfloor' : n === 'busy' && f === 'avg' ? 'kernel' : undefined;
           if (base !== undefined) {

@@ -8,15 +8,20 @@
  * metrics keep running. A spinner that the scheduler preempts gets no
  * wake-up boost when a packet comes, where a sleeper would be woken at once:
  * on a machine with no core to spare, busy-poll backs off for a while
- * (measured in docs/dataplane.md, "Latency and busy-poll").
+ * (measured in docs/dataplane.md, "Latency and busy-poll"). The back-off
+ * starts short and doubles while preemptions keep coming, up to a second: a
+ * stray preemption on a machine with a core to spare costs 50 ms of spinning,
+ * a machine with none settles at one spin attempt a second.
  */
 
 /** The longest a spin runs before it yields to the event loop, in microseconds. */
 export const BUSY_SLICE_US = 200;
 /** A pass that read nothing yet took longer than this (ms): the process was preempted. */
 export const BUSY_PREEMPTED_MS = 0.5;
-/** How long busy-poll stays off after a preemption (ms). */
-export const BUSY_BACKOFF_MS = 1000;
+/** How long busy-poll stays off after a first preemption (ms)... */
+export const BUSY_BACKOFF_MIN_MS = 50;
+/** ...doubled for each one that comes within BUSY_BACKOFF_MAX_MS of the last back-off's end, up to this (ms). */
+export const BUSY_BACKOFF_MAX_MS = 1000;
 
 /** Layout of BusyPoll.ctr (Float64Array: counters that may pass 2^31 stay doubles, no map change). */
 export const BusyCtr = {
@@ -26,7 +31,7 @@ export const BusyCtr = {
   PASSES: 1,
   /** Packets those passes read: each one a wake-up saved. */
   PACKETS: 2,
-  /** Spins ended because a pass was preempted (then off for BUSY_BACKOFF_MS). */
+  /** Spins ended because a pass was preempted (then off for a back-off: BUSY_BACKOFF_MIN_MS..MAX_MS). */
   BACKOFFS: 3,
   /** Milliseconds spent in slices. */
   SPIN_MS: 4,
@@ -57,6 +62,8 @@ export class BusyPoll {
   spinning = false;
   /** No spin before this time (the clock's ms): the last one was preempted. */
   backoffUntil = 0;
+  /** The last back-off's length (ms): the next one doubles it if it comes soon after this one's end. */
+  private backoffMs = 0;
   /** The clock's reading (cell[0]); cell[1] = 0 for the addon's monoClock. */
   private readonly cell = new Float64Array(2);
   /** Counters (layout BusyCtr). */
@@ -104,7 +111,9 @@ export class BusyPoll {
         this.lastRx = now;
         ctr[BusyCtr.PACKETS]! += n;
       } else if (now - prev > BUSY_PREEMPTED_MS) {
-        this.backoffUntil = now + BUSY_BACKOFF_MS;
+        const again = this.backoffMs > 0 && now - this.backoffUntil < BUSY_BACKOFF_MAX_MS;
+        this.backoffMs = again ? Math.min(BUSY_BACKOFF_MAX_MS, this.backoffMs * 2) : BUSY_BACKOFF_MIN_MS;
+        this.backoffUntil = now + this.backoffMs;
         this.spinning = false;
         ctr[BusyCtr.BACKOFFS]! += 1;
         ctr[BusyCtr.SPIN_MS]! += now - start;

@@ -112,7 +112,7 @@ export function renderMetrics(s: StatsLike, src: MetricsSources = {}): string {
   if (bp !== undefined) {
     t.family('vtep_busy_poll_slices_total', 'counter', 'Busy-poll slices run (each ends in a yield to the event loop).').sample('vtep_busy_poll_slices_total', '', bp.slices);
     t.family('vtep_busy_poll_packets_total', 'counter', 'Packets read while spinning: wake-ups saved.').sample('vtep_busy_poll_packets_total', '', bp.packets);
-    t.family('vtep_busy_poll_backoffs_total', 'counter', 'Spins ended because a pass was preempted (busy-poll then off for a second).').sample('vtep_busy_poll_backoffs_total', '', bp.backoffs);
+    t.family('vtep_busy_poll_backoffs_total', 'counter', 'Spins ended because a pass was preempted (busy-poll then off for 50 ms to 1 s).').sample('vtep_busy_poll_backoffs_total', '', bp.backoffs);
     t.family('vtep_busy_poll_spin_seconds_total', 'counter', 'Time spent spinning, in seconds (the CPU busy-poll costs).').sample('vtep_busy_poll_spin_seconds_total', '', bp.spinSeconds);
   }
   const lp = src.loop;

@@ -122,19 +122,32 @@ test('BusyPoll counts its slices, passes and packets, and a preempted pass as a 
   assert.ok(s.slices >= 1 && s.passes >= 3, JSON.stringify(s));
   assert.is(s.backoffs, 0);
   assert.ok(s.spinSeconds > 0);
-  // A pass that read nothing yet took 1 ms: preempted, so busy-poll stops and stays off a second.
+  // A pass that read nothing yet took 1 ms: preempted, so busy-poll stops and stays off 50 ms;
+  // preempted again soon after that back-off: 100 ms; again after a quiet second: 50 ms.
   const slow = (cell: Float64Array): void => {
     t += 1;
     cell[0] = t;
   };
   const bp2 = new BusyPoll(5, () => 0, () => true, slow);
   found = [];
+  const preempted = async (): Promise<number> => {
+    bp2.kick();
+    assert.ok(bp2.spinning, 'the back-off was over: spinning again');
+    await new Promise((r) => setImmediate(r));
+    assert.not.ok(bp2.spinning);
+    return bp2.stats().backoffMsLeft;
+  };
+  let left = await preempted();
+  assert.ok(left > 45 && left <= 50, String(left));
   bp2.kick();
-  await new Promise((r) => setImmediate(r));
-  s = bp2.stats();
-  assert.is(s.backoffs, 1);
-  assert.not.ok(bp2.spinning);
-  assert.ok(s.backoffMsLeft > 900 && s.backoffMsLeft <= 1000, String(s.backoffMsLeft));
+  assert.not.ok(bp2.spinning, 'no spin while backing off');
+  t += left;
+  left = await preempted();
+  assert.ok(left > 95 && left <= 100, String(left));
+  t += left + 2000;
+  left = await preempted();
+  assert.ok(left > 45 && left <= 50, String(left));
+  assert.is(bp2.stats().backoffs, 3);
 });
 
 test.run();
