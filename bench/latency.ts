@@ -22,7 +22,8 @@
  * `--rounds=N` (default 3; `--quick` 1), `--busy-poll=US` (the busy variant's
  * budget, default 10000: longer than the pings' 5 ms gap, so it never sleeps
  * while they come; a shorter one sleeps between pings and saves only the
- * reply's wake-up). VTEP_LAT_NODE_FLAGS passes node flags to the vtep
+ * reply's wake-up). VTEP_LAT_TAP_OFFLOADS=0: vtep's guest TAP without
+ * offloads, as the floors' TAPs are. VTEP_LAT_NODE_FLAGS passes node flags to the vtep
  * children (their stdout is dropped; stderr shows on a failed start).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -163,7 +164,8 @@ export async function vtepWorld(prefix: string, dir: string, busyPollUs: number,
     underlay: { address: LOCAL, netns: w.a.name },
     bridges: [{
       vni: VNI, flood: [PEER],
-      ports: [{ tap: 'vm1tap', netns: w.a.name, mtu: MTU, mac: VM1.mac }],
+      // VTEP_LAT_TAP_OFFLOADS=0: the guest's TAP without offloads (no virtio-net header), as the floors' TAPs.
+      ports: [{ tap: 'vm1tap', netns: w.a.name, mtu: MTU, mac: VM1.mac, ...(process.env.VTEP_LAT_TAP_OFFLOADS === '0' ? { offloads: false } : {}) }],
       fdb: [{ mac: VM2.mac, remote: PEER }],
     }],
     ...(busyPollUs > 0 ? { busyPollUs } : {}),
