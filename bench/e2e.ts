@@ -648,9 +648,9 @@ async function profileRun(ctx: BenchContext): Promise<BenchRow[]> {
       return n;
     };
     const proc = dp.process.bind(dp);
-    dp.process = ((b: Batch, e: never): void => {
+    dp.process = ((b: Batch, e: never, rxClock?: Float64Array | null): void => {
       const t = now();
-      proc(b, e);
+      proc(b, e, rxClock);
       prof.processNs += Number(now() - t);
     }) as Dataplane['process'];
     dp.start();

@@ -117,16 +117,19 @@ export function kernelWorld(): World {
   return w;
 }
 
-/** The C floor: a persistent TAP in h1 (the program attaches to it there), the forwarder in `a`. */
-export async function cWorld(exe: string): Promise<World> {
-  const w = world('lc');
+/**
+ * A floor's world: a persistent TAP `dev` in h1 (the forwarder attaches to it there), the
+ * forwarder `argv(w)` in `a`, started once it prints "start".
+ */
+async function floorWorld(prefix: string, dev: string, label: string, argv: (w: World) => string[]): Promise<World> {
+  const w = world(prefix);
   try {
-    w.h1.ip('tuntap', 'add', 'dev', 'vm1c', 'mode', 'tap');
-    configureHost(w.h1, 'vm1c', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
-    guest1(w, 'vm1c');
-    w.proc = w.a.spawn([exe, w.h1.path, 'vm1c', LOCAL, PEER, String(VNI), '3600']);
+    w.h1.ip('tuntap', 'add', 'dev', dev, 'mode', 'tap');
+    configureHost(w.h1, dev, { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
+    guest1(w, dev);
+    w.proc = w.a.spawn(argv(w));
     const done = waitExit(w.proc, 3_700_000);
-    if (!(await waitLine(w.proc, /start/, 10_000))) throw new Error(`latency_fwd did not start: ${(await Promise.race([done, sleep(1000)]))?.stderr ?? ''}`);
+    if (!(await waitLine(w.proc, /start/, 10_000))) throw new Error(`${label} did not start: ${(await Promise.race([done, sleep(1000)]))?.stderr ?? ''}`);
     return w;
   } catch (err) {
     await stopProc(w.proc);
@@ -135,26 +138,18 @@ export async function cWorld(exe: string): Promise<World> {
   }
 }
 
+/** The C floor (bench/c/latency_fwd.c): epoll, one frame per system call. */
+export function cWorld(exe: string): Promise<World> {
+  return floorWorld('lc', 'vm1c', 'latency_fwd', (w) => [exe, w.h1.path, 'vm1c', LOCAL, PEER, String(VNI), '3600']);
+}
+
 /**
  * The Node floor (bench/node-floor.ts): the C floor's work with vtep's TAP and UDP ports in a
- * node process, with `vtep run`'s V8 tier-up budget; a persistent TAP in h1 as for the C floor.
+ * node process, with `vtep run`'s V8 tier-up budget.
  */
-export async function nodeWorld(): Promise<World> {
-  const w = world('ln');
-  try {
-    w.h1.ip('tuntap', 'add', 'dev', 'vm1n', 'mode', 'tap');
-    configureHost(w.h1, 'vm1n', { addr: `${VM1.ip}/24`, mac: VM1.mac, mtu: MTU });
-    guest1(w, 'vm1n');
-    const script = path.join(PACKAGE_DIR, 'dist', 'bench', 'node-floor.js');
-    w.proc = w.a.spawn([process.execPath, `--interrupt-budget=${INTERRUPT_BUDGET}`, script, w.h1.path, 'vm1n', LOCAL, PEER, String(VNI)]);
-    const done = waitExit(w.proc, 3_700_000);
-    if (!(await waitLine(w.proc, /start/, 10_000))) throw new Error(`node-floor did not start: ${(await Promise.race([done, sleep(1000)]))?.stderr ?? ''}`);
-    return w;
-  } catch (err) {
-    await stopProc(w.proc);
-    deleteWorld(w);
-    throw err;
-  }
+export function nodeWorld(): Promise<World> {
+  const script = path.join(PACKAGE_DIR, 'dist', 'bench', 'node-floor.js');
+  return floorWorld('ln', 'vm1n', 'node-floor', (w) => [process.execPath, `--interrupt-budget=${INTERRUPT_BUDGET}`, script, w.h1.path, 'vm1n', LOCAL, PEER, String(VNI)]);
 }
 
 /** `vtep run --config` with its TAP created in `a` and moved into h1. */

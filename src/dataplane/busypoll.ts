@@ -66,8 +66,8 @@ export class BusyPoll {
   private backoffMs = 0;
   /** The clock's reading (cell[0]); cell[1] = 0 for the addon's monoClock. */
   private readonly cell = new Float64Array(2);
-  /** Counters (layout BusyCtr). */
-  readonly ctr = new Float64Array(BusyCtr.COUNT);
+  /** Counters (layout BusyCtr); stats() reports them. */
+  private readonly ctr = new Float64Array(BusyCtr.COUNT);
 
   /**
    * `pass` reads every port once and returns the packets read; `running`
