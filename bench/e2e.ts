@@ -130,7 +130,8 @@ function tunnelGsoWorld(prefix: string, forVtep = false): World & { peerMac: str
   const w = world(prefix, false);
   try {
     const { nsA, nsP, h1 } = w;
-    nsA.ip('link', 'add', 'ub0', 'type', 'bridge');
+    // A MAC of its own, so that bridging the TAP in does not change it (docs/offload.md).
+    nsA.ip('link', 'add', 'ub0', 'address', '02:fc:18:00:00:fe', 'type', 'bridge');
     nsA.ip('link', 'set', 'u0', 'master', 'ub0');
     nsA.ip('link', 'set', 'ub0', 'up');
     // vtep run: the bridge holds LOCAL (the kernel answers ARP, vtep's sockets receive, the TAP sends).

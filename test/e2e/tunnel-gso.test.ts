@@ -23,6 +23,12 @@ import { attachTap, hostOnBridge, kernelVtep, noIpv6, ping, tcpTransfer, until }
 const VNI = 42;
 const MTU = 1450;
 const OUR_MAC = '02:fc:18:00:00:01'; // the source MAC of what vtep sends through its TAP
+/**
+ * The uplink bridge's own MAC, set as a host's is: a Linux bridge without one takes its lowest
+ * port's, so bridging vtep's TAP in could change it (when OUR_MAC sorts below the veth's random
+ * one), which flushes the bridge's neighbors and leaves the peers' ARP entries for 198.18.0.1 stale.
+ */
+const UPLINK_MAC = '02:fc:18:00:00:fe';
 const BYTES = 20 * 1024 * 1024;
 
 if (!skipWithoutNetns('e2e tunnel-gso')) {
@@ -34,7 +40,7 @@ if (!skipWithoutNetns('e2e tunnel-gso')) {
       const [nsV, nsK, h1, h2] = made as [Netns, Netns, Netns, Netns];
       for (const ns of made) noIpv6(ns);
       veth(nsV, 'u0', undefined, nsK, 'u0', '198.18.0.2/24');
-      nsV.ip('link', 'add', 'ub0', 'type', 'bridge');
+      nsV.ip('link', 'add', 'ub0', 'address', UPLINK_MAC, 'type', 'bridge');
       nsV.ip('link', 'set', 'u0', 'master', 'ub0');
       nsV.ip('addr', 'add', '198.18.0.1/24', 'dev', 'ub0');
       nsV.ip('link', 'set', 'ub0', 'up');
@@ -88,7 +94,7 @@ if (canUseNetns()) {
       // ub0 (198.18.0.1) bridges vtep's TAP and two veths: 198.18.0.2 in nsK, 198.18.0.3 in nsL.
       veth(nsV, 'u0', undefined, nsK, 'u0', '198.18.0.2/24');
       veth(nsV, 'u1', undefined, nsL, 'u0', '198.18.0.3/24');
-      nsV.ip('link', 'add', 'ub0', 'type', 'bridge');
+      nsV.ip('link', 'add', 'ub0', 'address', UPLINK_MAC, 'type', 'bridge');
       for (const d of ['u0', 'u1']) nsV.ip('link', 'set', d, 'master', 'ub0');
       nsV.ip('addr', 'add', '198.18.0.1/24', 'dev', 'ub0');
       nsV.ip('link', 'set', 'ub0', 'up');
